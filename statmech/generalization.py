@@ -1,0 +1,87 @@
+"""Generalisation error of a teacher-student pair from its order parameters.
+
+``ode_theory.md`` §1.4: with u = (−v, v*) the signed output weights over all K + M fields,
+
+    ε_g = ½ E[(ŷ − y₀)²] = ½ Σ_{c,d} u_c u_d I2(c, d)
+        = ½ Σ_ik v_i v_k I2(i,k) + ½ Σ_nm v*_n v*_m I2(n,m) − Σ_in v_i v*_n I2(i,n),
+
+the noiseless error on the ½·MSE scale (y₀ the noiseless teacher output). Against labels with
+output noise σ the expected test loss is ε_g + σ²/2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_real
+from .activations import Activation, get_activation
+from .integrals import pairwise_I2
+from .order_parameters import OrderParameters
+
+__all__ = ["generalization_error", "test_loss", "resolve_activations"]
+
+
+def resolve_activations(
+    activation: str | Activation | tuple, func: str
+) -> tuple[Activation, Activation]:
+    """Parse ``activation``: one name for both networks, or a (student, teacher) pair."""
+    if isinstance(activation, tuple | list):
+        if len(activation) != 2:
+            raise ValueError(
+                f"The 'activation' parameter of {func} must be a name or a (student, teacher) "
+                f"pair of names. Got {activation!r}."
+            )
+        return (
+            get_activation(activation[0], "activation", func),
+            get_activation(activation[1], "activation", func),
+        )
+    act = get_activation(activation, "activation", func)
+    return act, act
+
+
+def generalization_error(
+    op: OrderParameters, activation: str | Activation | tuple = "erf"
+) -> np.ndarray | float:
+    """Noiseless generalisation error ε_g = ½ E[(ŷ − y₀)²] (``ode_theory.md`` §1.4).
+
+    Parameters
+    ----------
+    op : OrderParameters
+        State of the pair, possibly batched.
+    activation : str or (str, str)
+        ``"erf"``, ``"linear"`` or ``"relu"``, or a (student, teacher) pair.
+
+    Returns
+    -------
+    float or ndarray of shape ``op.batch_shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from statmech import OrderParameters
+    >>> op = OrderParameters(Q=np.eye(2), R=np.eye(2), T=np.eye(2))
+    >>> float(generalization_error(op))
+    0.0
+    """
+    if not isinstance(op, OrderParameters):
+        raise ValueError(
+            "The 'op' parameter of generalization_error must be an OrderParameters. "
+            f"Got {type(op).__name__}."
+        )
+    student, teacher = resolve_activations(activation, "generalization_error")
+    I2 = pairwise_I2(op.covariance, op.K, student, teacher)
+    u = op.signed_weights
+    eg = 0.5 * np.einsum("...c,...cd,...d->...", u, I2, u)
+    eg = np.maximum(eg, 0.0)  # a non-negative quadratic form; clip round-off below zero
+    return float(eg) if eg.ndim == 0 else eg
+
+
+def test_loss(
+    op: OrderParameters, noise: float | np.ndarray, activation: str | Activation | tuple = "erf"
+) -> np.ndarray | float:
+    """Expected test loss against noisy labels: ε_g + σ²/2, with σ = ``noise`` (a std. dev.)."""
+    sigma = check_real(noise, "noise", "test_loss", low=0.0, allow_array=True)
+    return generalization_error(op, activation) + 0.5 * np.square(sigma)
+
+
+test_loss.__test__ = False  # not a pytest test

@@ -1,0 +1,205 @@
+"""Gaussian-integral tensors over all fields of a teacher-student pair, as the ODEs use them.
+
+With C = [[Q, R], [Rᵀ, T]] of shape (..., D, D), D = K + M, fields 0..K-1 are the student's (with
+the student activation g) and K..D-1 the teacher's (teacher activation g̃). The ODEs of
+``ode_theory.md`` §1.2 only need the integrals contracted with the signed output weights
+u = (−v, v*):
+
+* ``I2u[i]    = Σ_c u_c I2(i, c)``                 (dv/dα)
+* ``I3u[i, b] = Σ_c u_c I3(i, b, c)``              (dQ/dα, dR/dα)
+* ``I4uu[i,k] = Σ_{c,d} u_c u_d I4(i, k, c, d)``    (η² term of dQ/dα)
+* ``J2[i, k]  = E[g'(λ_i) g'(λ_k)]``               (output-noise term)
+
+where in I2(i, c), I3(i, b, c) and I4(i, k, c, d) the function applied to field c (and d) is g for
+a student field and g̃ for a teacher field, and x_b enters linearly.
+
+Pure erf uses the closed forms of ``ode_theory.md`` §1.3 written with broadcasting over the whole
+covariance (no index gathering; this is the hot path of the ODE). Every other combination gathers
+the covariance submatrices of all index tuples and calls :mod:`statmech.integrals_general`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import numpy as np
+
+from . import integrals_general as _ig
+from .activations import Activation
+
+__all__ = ["ContractedIntegrals", "contracted_integrals", "pairwise_I2"]
+
+_2_PI = 2.0 / np.pi
+_4_PI2 = 4.0 / np.pi**2
+
+
+class ContractedIntegrals(NamedTuple):
+    """The integral contractions the ODE right-hand side needs (see module docstring)."""
+
+    I2u: np.ndarray  # (..., K)
+    I3u: np.ndarray  # (..., K, D)
+    I4uu: np.ndarray  # (..., K, K)
+    J2: np.ndarray  # (..., K, K)
+
+
+def _clip1(x: np.ndarray) -> np.ndarray:
+    """Clip to [-1, 1] in place (round-off at singular covariances), with raw ufunc calls."""
+    np.maximum(x, -1.0, out=x)
+    np.minimum(x, 1.0, out=x)
+    return x
+
+
+def _erf_contracted(C: np.ndarray, u: np.ndarray, K: int, need_j2: bool) -> ContractedIntegrals:
+    # Written for speed at small K (the ODE hot path is dominated by per-call overhead there):
+    # few NumPy calls, matmul instead of einsum, in-place ufuncs.
+    d = 1.0 + np.diagonal(C, axis1=-2, axis2=-1)  # (..., D)
+    CK = C[..., :K, :]  # (..., K, D)
+    dK = d[..., :K]
+    sd = np.sqrt(d)
+    uc = u[..., :, None]  # (..., D, 1)
+    # I2(i, c) = (2/π) asin(C_ic / sqrt(d_i d_c))
+    I2 = CK / (sd[..., :K, None] * sd[..., None, :])
+    I2u = _2_PI * (np.arcsin(_clip1(I2)) @ uc)[..., 0]
+    # I3(a, b, c) = (2/π) [C_bc d_a − C_ab C_ac] / [d_a sqrt(d_a d_c − C_ac²)]; with
+    # w_ac = u_c / (d_a sqrt(Λ3_ac)):  Σ_c u_c I3(a,b,c) = (2/π)[d_a (C w_aᵀ)_b − C_ab Σ_c C_ac w_ac]
+    w = u[..., None, :] / (dK[..., :, None] * np.sqrt(dK[..., :, None] * d[..., None, :] - CK * CK))
+    Cw = w @ C  # (..., a, b) since C is symmetric
+    s = (CK * w).sum(-1)
+    I3u = _2_PI * (dK[..., :, None] * Cw - CK * s[..., :, None])
+    # I4(a, b, c, d) = (4/π²) Λ4^(-1/2) asin(Λ0 / sqrt(Λ1 Λ2)), symmetric in a <-> b: evaluate
+    # pairs a <= b only. With X_c = C_ac, Y_c = C_bc (over all fields c):
+    #   Λ1(c) = Λ4 d_c − d_a Y_c² − d_b X_c² + 2 C_ab X_c Y_c
+    #   Λ0(c, d) = Λ4 C_cd − [A1_c X_d + A2_c Y_d],  A1 = d_b X − C_ab Y,  A2 = d_a Y − C_ab X,
+    # so the (c, d) matrix of Λ0 is a rank-2 update of C for each pair.
+    pa, pb = _pairs(K)
+    X = CK[..., pa, :]  # (..., P, D)
+    Y = CK[..., pb, :]
+    da, db = dK[..., pa, None], dK[..., pb, None]
+    Cab = C[..., pa, pb][..., None]
+    L4 = da * db - Cab * Cab  # (..., P, 1)
+    A1 = db * X - Cab * Y
+    A2 = da * Y - Cab * X
+    r1 = 1.0 / np.sqrt(L4 * d[..., None, :] - A1 * X - A2 * Y)  # Λ1^(-1/2), (..., P, D)
+    arg = L4[..., None] * C[..., None, :, :]
+    arg -= A1[..., :, None] * X[..., None, :]
+    arg -= A2[..., :, None] * Y[..., None, :]
+    arg *= r1[..., :, None]
+    arg *= r1[..., None, :]
+    np.arcsin(_clip1(arg), out=arg)
+    I4p = ((arg @ uc[..., None, :, :])[..., 0] @ uc)[..., 0]  # (..., P)
+    I4p *= _4_PI2 / np.sqrt(L4[..., 0])
+    I4uu = np.empty(C.shape[:-2] + (K, K))
+    I4uu[..., pa, pb] = I4p
+    I4uu[..., pb, pa] = I4p
+    if need_j2:
+        J2 = _2_PI / np.sqrt(dK[..., :, None] * dK[..., None, :] - C[..., :K, :K] ** 2)
+    else:
+        J2 = np.zeros(C.shape[:-2] + (K, K))
+    return ContractedIntegrals(I2u, I3u, I4uu, J2)
+
+
+@functools.lru_cache(maxsize=64)
+def _pairs(K: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(K)
+
+
+def _blocks(K: int, D: int) -> list[tuple[slice, bool]]:
+    return [(slice(0, K), True), (slice(K, D), False)]
+
+
+def _generic_contracted(
+    C: np.ndarray, u: np.ndarray, K: int, student: Activation, teacher: Activation, need_j2: bool
+) -> ContractedIntegrals:
+    D = C.shape[-1]
+    s, t = student.name, teacher.name
+    a = np.arange(K)
+    b = np.arange(D)
+
+    def sub(*idx: np.ndarray) -> np.ndarray:
+        grids = np.meshgrid(*idx, indexing="ij")
+        stacked = np.stack(grids, axis=-1)
+        n = stacked.shape[-1]
+        rows = np.broadcast_to(stacked[..., :, None], stacked.shape[:-1] + (n, n))
+        cols = np.broadcast_to(stacked[..., None, :], stacked.shape[:-1] + (n, n))
+        return C[..., rows, cols]
+
+    name = {True: s, False: t}
+    I2u = 0.0
+    I3u = 0.0
+    I4uu = 0.0
+    for blk, is_student in _blocks(K, D):
+        c = b[blk]
+        if c.size == 0:
+            continue
+        uc = u[..., blk]
+        I2 = _ig.I2(sub(a, c), s, name[is_student])  # (..., K, c)
+        I2u = I2u + np.einsum("...ic,...c->...i", I2, uc)
+        I3 = _ig.I3(sub(a, b, c), s, name[is_student])  # (..., K, D, c)
+        I3u = I3u + np.einsum("...ibc,...c->...ib", I3, uc)
+        for blk2, is_student2 in _blocks(K, D):
+            d = b[blk2]
+            if d.size == 0:
+                continue
+            I4 = _ig.I4(sub(a, a, c, d), s, name[is_student], name[is_student2])
+            I4uu = I4uu + np.einsum("...ikcd,...c,...d->...ik", I4, uc, u[..., blk2])
+    J2 = _ig.J2(sub(a, a), s) if need_j2 else np.zeros(C.shape[:-2] + (K, K))
+    return ContractedIntegrals(I2u, I3u, I4uu, J2)
+
+
+def contracted_integrals(
+    C: np.ndarray,
+    u: np.ndarray,
+    K: int,
+    student: Activation,
+    teacher: Activation,
+    *,
+    need_j2: bool = True,
+) -> ContractedIntegrals:
+    """The integral contractions of the ODE right-hand side (``ode_theory.md`` §1.2-1.3).
+
+    Parameters
+    ----------
+    C : ndarray, shape (..., D, D)
+        Joint covariance of student (first K) and teacher fields.
+    u : ndarray, shape (..., D)
+        Signed output weights (−v, v*).
+    K : int
+        Number of student fields.
+    student, teacher : Activation
+        Activations of the student and teacher units.
+    need_j2 : bool
+        Compute J2 (only needed with output noise).
+    """
+    if student.name == "erf" and teacher.name == "erf":
+        return _erf_contracted(C, u, K, need_j2)
+    return _generic_contracted(C, u, K, student, teacher, need_j2)
+
+
+def pairwise_I2(C: np.ndarray, K: int, student: Activation, teacher: Activation) -> np.ndarray:
+    """I2(a, b) = E[g_a(x_a) g_b(x_b)] for all field pairs, shape (..., D, D).
+
+    Student fields (first K) use the student activation, teacher fields the teacher's.
+    """
+    D = C.shape[-1]
+    if student.name == teacher.name == "erf":
+        d = 1.0 + np.diagonal(C, axis1=-2, axis2=-1)
+        return _2_PI * np.arcsin(np.clip(C / np.sqrt(d[..., :, None] * d[..., None, :]), -1, 1))
+    if student.name == teacher.name == "linear":
+        return np.array(C, dtype=float)
+    names = np.array([student.name] * K + [teacher.name] * (D - K))
+    out = np.empty(C.shape)
+    ii, jj = np.meshgrid(np.arange(D), np.arange(D), indexing="ij")
+    for na in {student.name, teacher.name}:
+        for nb in {student.name, teacher.name}:
+            sel = (names[ii] == na) & (names[jj] == nb)
+            if not sel.any():
+                continue
+            ia, ib = ii[sel], jj[sel]
+            S = np.stack(
+                [np.stack([C[..., ia, ia], C[..., ia, ib]], -1),
+                 np.stack([C[..., ib, ia], C[..., ib, ib]], -1)],
+                -2,
+            )
+            out[..., ia, ib] = _ig.I2(S, na, nb)
+    return out

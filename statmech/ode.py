@@ -1,0 +1,461 @@
+"""Order-parameter ODEs of online SGD in two-layer teacher-student networks, and their integration.
+
+The equations (Saad & Solla 1995; Biehl & Schwarze 1995; Goldt et al. 2019; ``ode_theory.md``
+§1.2) for the state (Q, R, v) with T and v* fixed, u = (−v, v*) and the integrals of
+:mod:`statmech.integrals`::
+
+    dR_in/dα = η v_i Σ_c u_c I3(i, n, c) − κ R_in
+    dQ_ik/dα = η v_i Σ_c u_c I3(i, k, c) + η v_k Σ_c u_c I3(k, i, c)
+               + (η²/B) v_i v_k [Σ_cd u_c u_d I4(i, k, c, d) + σ² J2(i, k)] − 2κ Q_ik
+    dv_i/dα  = η_v Σ_c u_c I2(i, c) − κ v_i            (only when the second layer is trained)
+
+α counts SGD steps in units of N. With mini-batches of B fresh samples (gradient averaged), the
+drift is unchanged and the η² bracket — the variance of the per-sample update, output noise
+included — is divided by B (the cross terms between distinct samples vanish because
+x_s·x_s'/N → 0; ``ode_theory.md`` §1.2, "Mini-batch B"). There is no η_v² term: the second-layer
+step is O(1/N).
+
+:func:`integrate` solves the system for a whole batch of members at once with
+``scipy.integrate.solve_ivp``; the right-hand side is vectorised over the batch. To keep each
+member's error control as tight as a solo run, the tolerances are divided by √(batch size) (the
+solver's error norm is a root-mean-square over all components).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from ._validation import check_choice, check_real
+from .activations import Activation
+from .generalization import resolve_activations
+from .integrals import contracted_integrals, pairwise_I2
+from .order_parameters import OrderParameters
+from .trajectory import Trajectory
+
+__all__ = ["integrate", "ode_rhs", "METHODS", "DIVERGENCE_FACTOR"]
+
+#: Integrators accepted by :func:`integrate` (``scipy.integrate.solve_ivp`` methods).
+METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
+#: A member is declared diverged when max_k Q_kk exceeds
+#: DIVERGENCE_FACTOR * max(1, max_k Q_kk(0), max_n T_nn): a student weight vector has grown ten
+#: times longer than the largest of the initial student, the teacher and the unit scale. Learning
+#: trajectories stay far below (converged students have Q ≈ T); beyond the stable learning rate
+#: the norms grow without bound (slowly for erf units, exponentially for linear ones).
+DIVERGENCE_FACTOR = 100.0
+
+
+def _derivatives(
+    Q: np.ndarray,
+    R: np.ndarray,
+    T: np.ndarray,
+    v: np.ndarray,
+    v_star: np.ndarray,
+    eta: np.ndarray,
+    eta_v: np.ndarray,
+    sigma2: np.ndarray,
+    kappa: np.ndarray,
+    batch: np.ndarray,
+    train_v: bool,
+    student: Activation,
+    teacher: Activation,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dQ, dR, dv)/dα for arrays with one common leading batch shape; parameters shaped (...)."""
+    K = Q.shape[-1]
+    top = np.concatenate([Q, R], axis=-1)
+    bottom = np.concatenate([np.swapaxes(R, -1, -2), T], axis=-1)
+    C = np.concatenate([top, bottom], axis=-2)
+    u = np.concatenate([-v, v_star], axis=-1)
+    need_j2 = bool(np.any(sigma2 > 0))
+    ints = contracted_integrals(C, u, K, student, teacher, need_j2=need_j2)
+    e = eta[..., None, None]
+    k = kappa[..., None, None]
+    dR = e * v[..., :, None] * ints.I3u[..., :, K:] - k * R
+    A = v[..., :, None] * ints.I3u[..., :, :K]
+    noise_term = ints.I4uu + sigma2[..., None, None] * ints.J2
+    dQ = (
+        e * (A + np.swapaxes(A, -1, -2))
+        + (e * e / batch[..., None, None]) * (v[..., :, None] * v[..., None, :]) * noise_term
+        - 2.0 * k * Q
+    )
+    if train_v:
+        dv = eta_v[..., None] * ints.I2u - kappa[..., None] * v
+    else:
+        dv = np.zeros_like(v)
+    return dQ, dR, dv
+
+
+def ode_rhs(
+    op: OrderParameters,
+    *,
+    eta: float | np.ndarray,
+    eta_v: float | np.ndarray | None = None,
+    train_second_layer: bool = False,
+    noise: float | np.ndarray = 0.0,
+    weight_decay: float | np.ndarray = 0.0,
+    batch_size: int | np.ndarray = 1,
+    activation: str | tuple = "erf",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Right-hand side of the order-parameter ODEs: (dQ/dα, dR/dα, dv/dα).
+
+    Implements ``ode_theory.md`` §1.2 (module docstring); the arguments mean the same as in
+    :func:`integrate`. dv/dα is zero unless ``train_second_layer``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from statmech import OrderParameters
+    >>> op = OrderParameters(Q=np.eye(2), R=np.eye(2), T=np.eye(2))
+    >>> dQ, dR, dv = ode_rhs(op, eta=0.5)       # the perfect student is a fixed point
+    >>> float(np.abs(dQ).max()), float(np.abs(dR).max())
+    (0.0, 0.0)
+    """
+    p = _parse_model(
+        op, "ode_rhs", eta, eta_v, train_second_layer, noise, weight_decay, batch_size, activation
+    )
+    return _derivatives(
+        p["Q"], p["R"], p["T"], p["v"], p["v_star"], p["eta"], p["eta_v"], p["sigma2"],
+        p["kappa"], p["batch"], train_second_layer, p["student"], p["teacher"],
+    )
+
+
+def _parse_model(
+    op: Any,
+    func: str,
+    eta: Any,
+    eta_v: Any,
+    train_second_layer: Any,
+    noise: Any,
+    weight_decay: Any,
+    batch_size: Any,
+    activation: Any,
+) -> dict[str, Any]:
+    """Validate the model parameters and broadcast everything to one batch shape."""
+    if not isinstance(op, OrderParameters):
+        raise ValueError(
+            f"The 'op0' parameter of {func} must be an OrderParameters. Got {type(op).__name__}."
+        )
+    if not isinstance(train_second_layer, bool | np.bool_):
+        raise ValueError(
+            f"The 'train_second_layer' parameter of {func} must be a bool. "
+            f"Got {train_second_layer!r}."
+        )
+    eta_a = np.asarray(check_real(eta, "eta", func, low=0.0, low_inclusive=False, allow_array=True))
+    if eta_v is None:
+        eta_v_a = eta_a
+    else:
+        eta_v_a = np.asarray(check_real(eta_v, "eta_v", func, low=0.0, allow_array=True))
+    sigma = np.asarray(check_real(noise, "noise", func, low=0.0, allow_array=True))
+    kappa = np.asarray(check_real(weight_decay, "weight_decay", func, low=0.0, allow_array=True))
+    B = np.asarray(batch_size)
+    if B.dtype == bool or not np.issubdtype(B.dtype, np.integer) or np.any(B < 1):
+        raise ValueError(
+            f"The 'batch_size' parameter of {func} must be an int >= 1 (or an array of them). "
+            f"Got {batch_size!r} instead."
+        )
+    student, teacher = resolve_activations(activation, func)
+    try:
+        shape = np.broadcast_shapes(
+            op.batch_shape, eta_a.shape, eta_v_a.shape, sigma.shape, kappa.shape, B.shape
+        )
+    except ValueError:
+        raise ValueError(
+            f"The batch shapes of {func}'s arguments do not broadcast: op0 {op.batch_shape}, "
+            f"eta {eta_a.shape}, eta_v {eta_v_a.shape}, noise {sigma.shape}, "
+            f"weight_decay {kappa.shape}, batch_size {B.shape}."
+        ) from None
+    K, M = op.K, op.M
+
+    def bc(a: np.ndarray, tail: tuple[int, ...] = ()) -> np.ndarray:
+        return np.broadcast_to(a, shape + tail).astype(float)
+
+    return {
+        "shape": shape,
+        "Q": bc(op.Q, (K, K)),
+        "R": bc(op.R, (K, M)),
+        "T": bc(op.T, (M, M)),
+        "v": bc(op.v, (K,)),
+        "v_star": bc(op.v_star, (M,)),
+        "eta": bc(eta_a),
+        "eta_v": bc(eta_v_a),
+        "sigma2": bc(sigma) ** 2,
+        "kappa": bc(kappa),
+        "batch": bc(B),
+        "student": student,
+        "teacher": teacher,
+    }
+
+
+def _check_alpha(alpha: Any, func: str) -> np.ndarray:
+    msg = (
+        f"The 'alpha' parameter of {func} must be a finite float > 0 (the final time) or a 1-D "
+        "array of finite, non-negative, strictly increasing output times."
+    )
+    try:
+        a = np.asarray(alpha, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{msg} Got {alpha!r} instead.") from None
+    if a.ndim == 0:
+        if not np.isfinite(a) or a <= 0:
+            raise ValueError(f"{msg} Got {alpha!r} instead.")
+        return np.linspace(0.0, float(a), 201)
+    if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < 0):
+        raise ValueError(f"{msg} Got {alpha!r} instead.")
+    if np.any(np.diff(a) <= 0):
+        i = int(np.argmax(np.diff(a) <= 0))
+        raise ValueError(f"{msg} Got alpha[{i}] = {a[i]:g} >= alpha[{i + 1}] = {a[i + 1]:g}.")
+    return a
+
+
+def _divergence_message(
+    K: int, M: int, eta: np.ndarray, alpha_div: float, activation: tuple[str, str]
+) -> str:
+    msg = (
+        f"The ODE diverged at α ≈ {alpha_div:.4g} for eta = {np.ravel(eta)[0]:g} "
+        f"(max Q_kk grew beyond {DIVERGENCE_FACTOR:g} times its initial scale): the learning "
+        "rate is too large."
+    )
+    if K == M and activation == ("erf", "erf"):
+        from .fixed_points import critical_learning_rate
+
+        try:
+            eta_c = critical_learning_rate(K)
+            msg += (
+                f" For K = M = {K} (erf, T = I, σ = 0, B = 1) the perfect solution is stable only "
+                f"for 0 < eta < {eta_c:.4g} (statmech.critical_learning_rate)."
+            )
+        except Exception:  # pragma: no cover - the hint must never mask the real error
+            pass
+    return msg + " Reduce 'eta', or pass on_divergence='mask' to keep the other members."
+
+
+def integrate(
+    op0: OrderParameters,
+    *,
+    eta: float | np.ndarray,
+    alpha: float | np.ndarray,
+    eta_v: float | np.ndarray | None = None,
+    train_second_layer: bool = False,
+    noise: float | np.ndarray = 0.0,
+    weight_decay: float | np.ndarray = 0.0,
+    batch_size: int | np.ndarray = 1,
+    activation: str | tuple = "erf",
+    method: str = "DOP853",
+    rtol: float = 1e-8,
+    atol: float = 1e-12,
+    on_divergence: str = "raise",
+) -> Trajectory:
+    """Integrate the order-parameter ODEs of online SGD (``ode_theory.md`` §1.2).
+
+    Parameters
+    ----------
+    op0 : OrderParameters
+        State at α = 0 (may be batched).
+    eta : float or array
+        First-layer learning rate η > 0. Arrays broadcast against ``op0.batch_shape``: a sweep
+        over learning rates (or initial states) is one call.
+    alpha : float or 1-D array
+        Strictly increasing output times α >= 0 (the integration starts at 0). A scalar means
+        201 equally spaced outputs on [0, alpha].
+    eta_v : float or array, optional
+        Second-layer learning rate (default ``eta``); used only if ``train_second_layer``.
+    train_second_layer : bool
+        Train v (otherwise v stays at ``op0.v``; v = v* = 1 is the soft committee machine).
+    noise : float or array
+        Output-noise standard deviation σ >= 0 of the teacher's labels.
+    weight_decay : float or array
+        κ >= 0 (update −(κ/N) w per step on both layers).
+    batch_size : int or array
+        Mini-batch size B >= 1 (the η² terms are divided by B).
+    activation : str or (str, str)
+        ``"erf"`` (default), ``"linear"``, ``"relu"``, or a (student, teacher) pair.
+    method : str
+        A ``solve_ivp`` method, one of :data:`METHODS` (default ``"DOP853"``).
+    rtol, atol : float
+        Per-member relative and absolute tolerances.
+    on_divergence : {"raise", "mask"}
+        On divergence (non-finite values, or max Q_kk beyond :data:`DIVERGENCE_FACTOR` times
+        the initial scale) raise ``ValueError`` naming η and the stable range, or mark just that
+        member: its ``status`` becomes ``"diverged"`` and its values NaN from then on.
+
+    Returns
+    -------
+    Trajectory
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from statmech import OrderParameters, integrate
+    >>> op0 = OrderParameters.random(2, 2, 1000, seed=0)
+    >>> traj = integrate(op0, eta=np.array([0.2, 0.5]), alpha=np.geomspace(1, 100, 5))
+    >>> traj.eg.shape
+    (2, 5)
+    """
+    func = "integrate"
+    p = _parse_model(
+        op0, func, eta, eta_v, train_second_layer, noise, weight_decay, batch_size, activation
+    )
+    alpha_out = _check_alpha(alpha, func)
+    method = check_choice(method, "method", func, METHODS)
+    rtol = check_real(rtol, "rtol", func, low=0.0, low_inclusive=False, high=1.0)
+    atol = check_real(atol, "atol", func, low=0.0, low_inclusive=False)
+    on_divergence = check_choice(on_divergence, "on_divergence", func, ("raise", "mask"))
+    train_v = bool(train_second_layer)
+
+    shape = p["shape"]
+    nb = int(np.prod(shape, dtype=int))
+    K, M = op0.K, op0.M
+    iu = np.triu_indices(K)
+    nq, nr = iu[0].size, K * M
+    nv = K if train_v else 0
+    n_state = nq + nr + nv
+
+    flat = {k: np.ascontiguousarray(p[k]).reshape((nb,) + p[k].shape[len(shape):])
+            for k in ("Q", "R", "T", "v", "v_star", "eta", "eta_v", "sigma2", "kappa", "batch")}
+    scale0 = np.maximum(
+        1.0,
+        np.maximum(
+            np.diagonal(flat["Q"], axis1=-2, axis2=-1).max(-1),
+            np.diagonal(flat["T"], axis1=-2, axis2=-1).max(-1),
+        ),
+    )
+    bound = DIVERGENCE_FACTOR * scale0  # (nb,)
+
+    def unpack(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        Y = y.reshape(nb, n_state)
+        Q = np.empty((nb, K, K))
+        Q[:, iu[0], iu[1]] = Y[:, :nq]
+        Q[:, iu[1], iu[0]] = Y[:, :nq]
+        R = Y[:, nq : nq + nr].reshape(nb, K, M)
+        v = Y[:, nq + nr :] if train_v else flat["v"]
+        return Q, R, v
+
+    def pack(Q: np.ndarray, R: np.ndarray, v: np.ndarray) -> np.ndarray:
+        parts = [Q[:, iu[0], iu[1]], R.reshape(nb, nr)]
+        if train_v:
+            parts.append(v)
+        return np.concatenate(parts, axis=1).reshape(-1)
+
+    def fun(_t: float, y: np.ndarray) -> np.ndarray:
+        Q, R, v = unpack(y)
+        with np.errstate(all="ignore"):
+            dQ, dR, dv = _derivatives(
+                Q, R, flat["T"], v, flat["v_star"], flat["eta"], flat["eta_v"],
+                flat["sigma2"], flat["kappa"], flat["batch"], train_v, p["student"],
+                p["teacher"],
+            )
+            out = pack(dQ, dR, dv).reshape(nb, n_state)
+            qmax = np.diagonal(Q, axis1=-2, axis2=-1).max(-1)
+            frozen = ~np.isfinite(y.reshape(nb, n_state)).all(1) | (qmax > bound)
+        out[frozen] = 0.0  # diverged members stop evolving; the others continue undisturbed
+        out[~np.isfinite(out)] = 0.0
+        return out.reshape(-1)
+
+    events = None
+    if on_divergence == "raise":
+
+        def escaped(_t: float, y: np.ndarray) -> float:
+            Q = unpack(y)[0]
+            with np.errstate(all="ignore"):
+                margin = bound - np.diagonal(Q, axis1=-2, axis2=-1).max(-1)
+            return float(np.nan_to_num(margin, nan=-1.0).min())
+
+        escaped.terminal = True  # type: ignore[attr-defined]
+        escaped.direction = -1  # type: ignore[attr-defined]
+        events = [escaped]
+
+    y0 = pack(flat["Q"], flat["R"], flat["v"])
+    t_end = float(alpha_out[-1])
+    if t_end > 0:
+        root = np.sqrt(nb)
+        sol = solve_ivp(
+            fun, (0.0, t_end), y0, method=method, t_eval=alpha_out, rtol=rtol / root,
+            atol=atol / root, events=events,
+        )
+        if on_divergence == "raise" and sol.status == 1:
+            t_div = float(sol.t_events[0][0])
+            Qd = unpack(sol.y_events[0][0])[0]
+            member = int(np.argmax(np.diagonal(Qd, axis1=-2, axis2=-1).max(-1) / bound))
+            raise ValueError(
+                _divergence_message(K, M, flat["eta"][member], t_div,
+                                    (p["student"].name, p["teacher"].name))
+            )
+        if sol.status < 0:
+            raise RuntimeError(
+                f"The ODE solver ({method}) failed at α = {sol.t[-1] if sol.t.size else 0:g}: "
+                f"{sol.message}. Try method='LSODA' or looser tolerances."
+            )
+        ys = sol.y.T  # (n_t, nb * n_state)
+        nfev = int(sol.nfev)
+        if alpha_out[0] == 0.0:
+            ys[0] = y0
+    else:
+        ys = y0[None, :]
+        nfev = 0
+    n_t = alpha_out.size
+    Qs, Rs, vs = zip(*(unpack(y) for y in ys), strict=True)
+    Q = np.stack(Qs, axis=1)  # (nb, n_t, K, K)
+    R = np.stack(Rs, axis=1)
+    v = np.stack([np.broadcast_to(x, (nb, K)) for x in vs], axis=1)
+
+    with np.errstate(all="ignore"):
+        qmax = np.diagonal(Q, axis1=-2, axis2=-1).max(-1)  # (nb, n_t)
+        finite = np.isfinite(Q).all((-1, -2)) & np.isfinite(R).all((-1, -2))
+        finite &= np.isfinite(v).all(-1)
+        bad = ~finite | (qmax > bound[:, None])
+    diverged = bad.any(axis=1)
+    first = np.where(diverged, np.argmax(bad, axis=1), n_t)
+    after = np.arange(n_t)[None, :] >= first[:, None]
+    Q[after] = np.nan
+    R[after] = np.nan
+    v[after] = np.nan
+    alpha_div = np.where(diverged, alpha_out[np.minimum(first, n_t - 1)], np.nan)
+    if on_divergence == "raise" and diverged.any():  # caught at an output time, not by the event
+        m = int(np.argmax(diverged))
+        raise ValueError(
+            _divergence_message(K, M, flat["eta"][m], float(alpha_div[m]),
+                                (p["student"].name, p["teacher"].name))
+        )
+
+    T_t = np.broadcast_to(flat["T"][:, None], (nb, n_t, M, M))
+    vs_t = np.broadcast_to(flat["v_star"][:, None], (nb, n_t, M))
+    C = np.concatenate(
+        [np.concatenate([Q, R], -1), np.concatenate([np.swapaxes(R, -1, -2), T_t], -1)], -2
+    )
+    u = np.concatenate([-v, vs_t], -1)
+    with np.errstate(all="ignore"):
+        I2 = pairwise_I2(np.nan_to_num(C), K, p["student"], p["teacher"])
+        eg = np.maximum(0.5 * np.einsum("...c,...cd,...d->...", u, I2, u), 0.0)
+    eg[after] = np.nan
+
+    def out(a: np.ndarray) -> np.ndarray:
+        return a.reshape(shape + a.shape[1:])
+
+    params = {
+        "eta": p["eta"].copy() if shape else float(p["eta"]),
+        "eta_v": (p["eta_v"].copy() if shape else float(p["eta_v"])) if train_v else np.nan,
+        "train_second_layer": train_v,
+        "noise": np.sqrt(p["sigma2"]) if shape else float(np.sqrt(p["sigma2"])),
+        "weight_decay": p["kappa"].copy() if shape else float(p["kappa"]),
+        "batch_size": p["batch"].astype(int) if shape else int(p["batch"]),
+        "method": method,
+        "rtol": rtol,
+        "atol": atol,
+    }
+    return Trajectory(
+        alpha=alpha_out.copy(),
+        Q=out(Q),
+        R=out(R),
+        v=out(v),
+        eg=out(eg),
+        T=out(flat["T"]).copy(),
+        v_star=out(flat["v_star"]).copy(),
+        activation=(p["student"].name, p["teacher"].name),
+        params=params,
+        status=out(np.where(diverged, "diverged", "ok")),
+        alpha_diverged=out(alpha_div),
+        nfev=nfev,
+    )
+
