@@ -28,7 +28,7 @@ from scipy.optimize import brentq, minimize_scalar
 
 from ._validation import check_positive_int, check_real
 from .generalization import generalization_error, resolve_activations
-from .ode import _derivatives
+from .ode import _coefficients, _derivatives
 from .order_parameters import OrderParameters
 from .trajectory import Trajectory
 
@@ -49,11 +49,12 @@ def _symmetric_state(z: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _flow(Q, R, K, eta, sigma2, batch, student, teacher):
+    """Full (dQ, dR) of the soft committee machine with T = 𝟙 for a batch of states."""
     one = np.ones(Q.shape[:-2])
+    coef = _coefficients(eta * one, eta * one, sigma2 * one, 0.0 * one, batch * one, False)
     return _derivatives(
         Q, R, np.broadcast_to(np.eye(K), Q.shape), np.ones(Q.shape[:-1]),
-        np.ones(Q.shape[:-1]), eta * one, eta * one, sigma2 * one, 0.0 * one, batch * one,
-        False, student, teacher,
+        np.ones(Q.shape[:-1]), coef, student, teacher,
     )
 
 

@@ -53,7 +53,7 @@ def _clip1(x: np.ndarray) -> np.ndarray:
 def _erf_contracted(C: np.ndarray, u: np.ndarray, K: int, need_j2: bool) -> ContractedIntegrals:
     # Written for speed at small K (the ODE hot path is dominated by per-call overhead there):
     # few NumPy calls, matmul instead of einsum, in-place ufuncs.
-    d = 1.0 + np.diagonal(C, axis1=-2, axis2=-1)  # (..., D)
+    d = 1.0 + C.diagonal(0, -2, -1)  # (..., D)
     CK = C[..., :K, :]  # (..., K, D)
     dK = d[..., :K]
     sd = np.sqrt(d)
@@ -81,12 +81,13 @@ def _erf_contracted(C: np.ndarray, u: np.ndarray, K: int, need_j2: bool) -> Cont
     A1 = db * X - Cab * Y
     A2 = da * Y - Cab * X
     r1 = 1.0 / np.sqrt(L4 * d[..., None, :] - A1 * X - A2 * Y)  # Λ1^(-1/2), (..., P, D)
-    arg = L4[..., None] * C[..., None, :, :]
-    arg -= A1[..., :, None] * X[..., None, :]
-    arg -= A2[..., :, None] * Y[..., None, :]
-    arg *= r1[..., :, None]
+    # arg = Λ0 / sqrt(Λ1(c) Λ1(d)) = Λ4 r_c C_cd r_d − (r A1)_c (r X)_d − (r A2)_c (r Y)_d
+    arg = r1[..., :, None] * C[..., None, :, :]
     arg *= r1[..., None, :]
-    np.arcsin(_clip1(arg), out=arg)
+    arg *= L4[..., None]
+    arg -= np.stack([r1 * A1, r1 * A2], axis=-1) @ np.stack([r1 * X, r1 * Y], axis=-2)
+    np.clip(arg, -1.0, 1.0, out=arg)
+    np.arcsin(arg, out=arg)
     I4p = ((arg @ uc[..., None, :, :])[..., 0] @ uc)[..., 0]  # (..., P)
     I4p *= _4_PI2 / np.sqrt(L4[..., 0])
     I4uu = np.empty(C.shape[:-2] + (K, K))

@@ -23,7 +23,7 @@ solver's error norm is a root-mean-square over all components).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -31,7 +31,7 @@ from scipy.integrate import solve_ivp
 from ._validation import check_choice, check_real
 from .activations import Activation
 from .generalization import resolve_activations
-from .integrals import contracted_integrals, pairwise_I2
+from .integrals import ContractedIntegrals, contracted_integrals, pairwise_I2
 from .order_parameters import OrderParameters
 from .trajectory import Trajectory
 
@@ -47,44 +47,143 @@ METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
 DIVERGENCE_FACTOR = 100.0
 
 
+class _Coefficients(NamedTuple):
+    """Model coefficients shaped to broadcast against (nb, K, K) / (nb, K) arrays."""
+
+    eta: np.ndarray  # (nb, 1, 1)
+    eta2_over_b: np.ndarray  # (nb, 1, 1): η²/B
+    sigma2: np.ndarray | None  # (nb, 1, 1), None when σ = 0 everywhere
+    kappa: np.ndarray | None  # (nb, 1, 1), None when κ = 0 everywhere
+    eta_v: np.ndarray | None  # (nb, 1), None when the second layer is not trained
+
+
+def _coefficients(
+    eta: np.ndarray, eta_v: np.ndarray, sigma2: np.ndarray, kappa: np.ndarray,
+    batch: np.ndarray, train_v: bool,
+) -> _Coefficients:
+    e = np.asarray(eta, dtype=float)[..., None, None]
+    return _Coefficients(
+        eta=e,
+        eta2_over_b=e * e / np.asarray(batch, dtype=float)[..., None, None],
+        sigma2=np.asarray(sigma2, float)[..., None, None] if np.any(sigma2 > 0) else None,
+        kappa=np.asarray(kappa, float)[..., None, None] if np.any(kappa > 0) else None,
+        eta_v=np.asarray(eta_v, float)[..., None] if train_v else None,
+    )
+
+
+def _flow(
+    ints: ContractedIntegrals, Q: np.ndarray, R: np.ndarray, v: np.ndarray, c: _Coefficients
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Assemble (dQ, dR, dv)/dα from the integral contractions (module docstring equations)."""
+    K = Q.shape[-1]
+    vcol = v[..., :, None]
+    dR = c.eta * vcol * ints.I3u[..., :, K:]
+    A = vcol * ints.I3u[..., :, :K]
+    noise = ints.I4uu if c.sigma2 is None else ints.I4uu + c.sigma2 * ints.J2
+    dQ = c.eta * (A + np.swapaxes(A, -1, -2)) + c.eta2_over_b * (vcol * v[..., None, :]) * noise
+    dv = None if c.eta_v is None else c.eta_v * ints.I2u
+    if c.kappa is not None:
+        dR = dR - c.kappa * R
+        dQ = dQ - 2.0 * c.kappa * Q
+        if dv is not None:
+            dv = dv - c.kappa[..., 0] * v
+    return dQ, dR, dv
+
+
 def _derivatives(
     Q: np.ndarray,
     R: np.ndarray,
     T: np.ndarray,
     v: np.ndarray,
     v_star: np.ndarray,
-    eta: np.ndarray,
-    eta_v: np.ndarray,
-    sigma2: np.ndarray,
-    kappa: np.ndarray,
-    batch: np.ndarray,
-    train_v: bool,
+    coef: _Coefficients,
     student: Activation,
     teacher: Activation,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(dQ, dR, dv)/dα for arrays with one common leading batch shape; parameters shaped (...)."""
+    """(dQ, dR, dv)/dα for arrays with one common leading batch shape."""
     K = Q.shape[-1]
     top = np.concatenate([Q, R], axis=-1)
     bottom = np.concatenate([np.swapaxes(R, -1, -2), T], axis=-1)
     C = np.concatenate([top, bottom], axis=-2)
     u = np.concatenate([-v, v_star], axis=-1)
-    need_j2 = bool(np.any(sigma2 > 0))
-    ints = contracted_integrals(C, u, K, student, teacher, need_j2=need_j2)
-    e = eta[..., None, None]
-    k = kappa[..., None, None]
-    dR = e * v[..., :, None] * ints.I3u[..., :, K:] - k * R
-    A = v[..., :, None] * ints.I3u[..., :, :K]
-    noise_term = ints.I4uu + sigma2[..., None, None] * ints.J2
-    dQ = (
-        e * (A + np.swapaxes(A, -1, -2))
-        + (e * e / batch[..., None, None]) * (v[..., :, None] * v[..., None, :]) * noise_term
-        - 2.0 * k * Q
-    )
-    if train_v:
-        dv = eta_v[..., None] * ints.I2u - kappa[..., None] * v
-    else:
-        dv = np.zeros_like(v)
-    return dQ, dR, dv
+    ints = contracted_integrals(C, u, K, student, teacher, need_j2=coef.sigma2 is not None)
+    dQ, dR, dv = _flow(ints, Q, R, v, coef)
+    return dQ, dR, np.zeros_like(v) if dv is None else dv
+
+
+class BatchedRHS:
+    """The ODE right-hand side on a flat state vector, for ``solve_ivp`` (or any stepper).
+
+    The state of member m is [Q upper triangle, R (row-major), v (if trained)]; members are
+    stacked. The covariance C and the signed weights u live in preallocated buffers so that one
+    evaluation costs few NumPy calls. Members that are non-finite or beyond ``bound`` (diverged)
+    get a zero derivative: they freeze while the others continue undisturbed.
+    """
+
+    def __init__(self, Q, R, T, v, v_star, coef: _Coefficients, train_v: bool,
+                 student: Activation, teacher: Activation, bound: np.ndarray) -> None:
+        nb, K, M = R.shape
+        self.nb, self.K, self.M, self.train_v = nb, K, M, train_v
+        self.iu = np.triu_indices(K)
+        self.nq, self.nr = self.iu[0].size, K * M
+        self.n_state = self.nq + self.nr + (K if train_v else 0)
+        self.diag = np.flatnonzero(self.iu[0] == self.iu[1])  # positions of Q_kk in the state
+        self.coef, self.student, self.teacher, self.bound = coef, student, teacher, bound
+        self.C = np.zeros((nb, K + M, K + M))
+        self.C[:, K:, K:] = T
+        self.u = np.concatenate([-v, v_star], axis=-1)
+        self.v0 = np.array(v, dtype=float)
+        self.y0 = self.pack(Q, R, v)
+
+    def pack(self, Q: np.ndarray, R: np.ndarray, v: np.ndarray | None) -> np.ndarray:
+        """Flat state (or derivative) vector from (Q, R, v)."""
+        parts = [Q[:, self.iu[0], self.iu[1]], R.reshape(self.nb, self.nr)]
+        if self.train_v:
+            parts.append(v)
+        return np.concatenate(parts, axis=1).reshape(-1)
+
+    def unpack(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(Q, R, v) arrays of shape (nb, K, K), (nb, K, M), (nb, K) from a flat state."""
+        Y = y.reshape(self.nb, self.n_state)
+        K, nq, nr = self.K, self.nq, self.nr
+        Q = np.empty((self.nb, K, K))
+        Q[:, self.iu[0], self.iu[1]] = Y[:, :nq]
+        Q[:, self.iu[1], self.iu[0]] = Y[:, :nq]
+        R = Y[:, nq : nq + nr].reshape(self.nb, K, self.M)
+        v = Y[:, nq + nr :] if self.train_v else self.v0
+        return Q, R, v
+
+    def __call__(self, _t: float, y: np.ndarray) -> np.ndarray:
+        # Hot path: call inside ``np.errstate(all="ignore")`` (integrate does) so that frozen,
+        # diverged members do not warn; the members' finiteness is checked once per call.
+        K, nq, nr = self.K, self.nq, self.nr
+        Y = y.reshape(self.nb, self.n_state)
+        C, iu = self.C, self.iu
+        C[:, iu[0], iu[1]] = Y[:, :nq]
+        C[:, iu[1], iu[0]] = Y[:, :nq]
+        R = Y[:, nq : nq + nr].reshape(self.nb, K, self.M)
+        C[:, :K, K:] = R
+        C[:, K:, :K] = R.transpose(0, 2, 1)
+        if self.train_v:
+            v = Y[:, nq + nr :]
+            self.u[:, :K] = -v
+        else:
+            v = self.v0
+        Q = C[:, :K, :K]
+        ints = contracted_integrals(C, self.u, K, self.student, self.teacher,
+                                    need_j2=self.coef.sigma2 is not None)
+        dQ, dR, dv = _flow(ints, Q, R, v, self.coef)
+        out = np.empty_like(Y)
+        out[:, :nq] = dQ[:, iu[0], iu[1]]
+        out[:, nq : nq + nr] = dR.reshape(self.nb, nr)
+        if self.train_v:
+            out[:, nq + nr :] = dv
+        frozen = ~(Y[:, self.diag].max(1) <= self.bound)  # beyond the bound, or NaN
+        if not np.isfinite(out.sum()):
+            frozen |= ~np.isfinite(out).all(1)
+        if frozen.any():
+            out[frozen] = 0.0  # diverged members stop; the others continue undisturbed
+        return out.reshape(-1)
 
 
 def ode_rhs(
@@ -115,9 +214,10 @@ def ode_rhs(
     p = _parse_model(
         op, "ode_rhs", eta, eta_v, train_second_layer, noise, weight_decay, batch_size, activation
     )
+    coef = _coefficients(p["eta"], p["eta_v"], p["sigma2"], p["kappa"], p["batch"],
+                         bool(train_second_layer))
     return _derivatives(
-        p["Q"], p["R"], p["T"], p["v"], p["v_star"], p["eta"], p["eta_v"], p["sigma2"],
-        p["kappa"], p["batch"], train_second_layer, p["student"], p["teacher"],
+        p["Q"], p["R"], p["T"], p["v"], p["v_star"], coef, p["student"], p["teacher"]
     )
 
 
@@ -307,11 +407,6 @@ def integrate(
     shape = p["shape"]
     nb = int(np.prod(shape, dtype=int))
     K, M = op0.K, op0.M
-    iu = np.triu_indices(K)
-    nq, nr = iu[0].size, K * M
-    nv = K if train_v else 0
-    n_state = nq + nr + nv
-
     flat = {k: np.ascontiguousarray(p[k]).reshape((nb,) + p[k].shape[len(shape):])
             for k in ("Q", "R", "T", "v", "v_star", "eta", "eta_v", "sigma2", "kappa", "batch")}
     scale0 = np.maximum(
@@ -322,36 +417,11 @@ def integrate(
         ),
     )
     bound = DIVERGENCE_FACTOR * scale0  # (nb,)
-
-    def unpack(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        Y = y.reshape(nb, n_state)
-        Q = np.empty((nb, K, K))
-        Q[:, iu[0], iu[1]] = Y[:, :nq]
-        Q[:, iu[1], iu[0]] = Y[:, :nq]
-        R = Y[:, nq : nq + nr].reshape(nb, K, M)
-        v = Y[:, nq + nr :] if train_v else flat["v"]
-        return Q, R, v
-
-    def pack(Q: np.ndarray, R: np.ndarray, v: np.ndarray) -> np.ndarray:
-        parts = [Q[:, iu[0], iu[1]], R.reshape(nb, nr)]
-        if train_v:
-            parts.append(v)
-        return np.concatenate(parts, axis=1).reshape(-1)
-
-    def fun(_t: float, y: np.ndarray) -> np.ndarray:
-        Q, R, v = unpack(y)
-        with np.errstate(all="ignore"):
-            dQ, dR, dv = _derivatives(
-                Q, R, flat["T"], v, flat["v_star"], flat["eta"], flat["eta_v"],
-                flat["sigma2"], flat["kappa"], flat["batch"], train_v, p["student"],
-                p["teacher"],
-            )
-            out = pack(dQ, dR, dv).reshape(nb, n_state)
-            qmax = np.diagonal(Q, axis1=-2, axis2=-1).max(-1)
-            frozen = ~np.isfinite(y.reshape(nb, n_state)).all(1) | (qmax > bound)
-        out[frozen] = 0.0  # diverged members stop evolving; the others continue undisturbed
-        out[~np.isfinite(out)] = 0.0
-        return out.reshape(-1)
+    coef = _coefficients(flat["eta"], flat["eta_v"], flat["sigma2"], flat["kappa"],
+                         flat["batch"], train_v)
+    fun = BatchedRHS(flat["Q"], flat["R"], flat["T"], flat["v"], flat["v_star"], coef, train_v,
+                     p["student"], p["teacher"], bound)
+    unpack = fun.unpack
 
     events = None
     if on_divergence == "raise":
@@ -366,14 +436,15 @@ def integrate(
         escaped.direction = -1  # type: ignore[attr-defined]
         events = [escaped]
 
-    y0 = pack(flat["Q"], flat["R"], flat["v"])
+    y0 = fun.y0
     t_end = float(alpha_out[-1])
     if t_end > 0:
         root = np.sqrt(nb)
-        sol = solve_ivp(
-            fun, (0.0, t_end), y0, method=method, t_eval=alpha_out, rtol=rtol / root,
-            atol=atol / root, events=events,
-        )
+        with np.errstate(all="ignore"):
+            sol = solve_ivp(
+                fun, (0.0, t_end), y0, method=method, t_eval=alpha_out, rtol=rtol / root,
+                atol=atol / root, events=events,
+            )
         if on_divergence == "raise" and sol.status == 1:
             t_div = float(sol.t_events[0][0])
             Qd = unpack(sol.y_events[0][0])[0]

@@ -1,0 +1,51 @@
+"""The ``statmech`` command line."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from statmech.cli import build_parser, main
+
+
+def test_ode_default_run_writes_table_and_figure(tmp_path):
+    assert main(["ode", "--output-dir", str(tmp_path), "--n-alpha", "40"]) == 0
+    df = pd.read_csv(tmp_path / "ode.csv")
+    assert len(df) == 40 and df["eta"].eq(0.5).all()
+    assert df["eg"].iloc[-1] < 1e-6  # the default K = M = 2 run learns the teacher by α = 1000
+    assert (tmp_path / "eg.png").stat().st_size > 0
+    assert (tmp_path / "eg.pdf").stat().st_size > 0
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["K"] == 2 and config["M"] == 2
+
+
+def test_ode_sweep_over_learning_rates(tmp_path):
+    args = ["ode", "--eta", "0.2", "0.8", "--K", "3", "--M", "2", "--alpha-max", "10",
+            "--n-alpha", "5", "--no-plot", "--output-dir", str(tmp_path)]
+    assert main(args) == 0
+    df = pd.read_csv(tmp_path / "ode.csv")
+    assert sorted(df["eta"].unique()) == [0.2, 0.8]
+    assert not (tmp_path / "eg.png").exists()
+
+
+def test_ode_bad_input_is_a_clear_error(tmp_path, capsys):
+    assert main(["ode", "--eta", "-1", "--output-dir", str(tmp_path)]) == 2
+    assert "'eta'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["ode", "--method", "Euler"])
+
+
+def test_help_documents_every_option():
+    text = build_parser()._subparsers._group_actions[0].choices["ode"].format_help()
+    for option in ("--K", "--M", "--eta", "--eta-v", "--noise", "--weight-decay", "--batch-size",
+                   "--activation", "--train-second-layer", "--alpha-max", "--method", "--rtol",
+                   "--atol", "--on-divergence", "--output-dir", "--seed", "--N"):
+        assert option in text
+
+
+def test_console_module_runs():
+    out = subprocess.run([sys.executable, "-m", "statmech.cli", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "ode" in out.stdout
