@@ -16,9 +16,11 @@ x_s·x_s'/N → 0; ``ode_theory.md`` §1.2, "Mini-batch B"). There is no η_v² 
 step is O(1/N).
 
 :func:`integrate` solves the system for a whole batch of members at once with
-``scipy.integrate.solve_ivp``; the right-hand side is vectorised over the batch. To keep each
-member's error control as tight as a solo run, the tolerances are divided by √(batch size) (the
-solver's error norm is a root-mean-square over all components).
+``scipy.integrate.solve_ivp``; the right-hand side is vectorised over the batch. Each member's
+error is controlled as in a solo run: for the explicit Runge-Kutta methods (DOP853, RK45, RK23)
+the step is accepted when the largest per-member RMS error norm is below one; for the other
+methods, whose error norm is an RMS over all components, the tolerances are divided by
+√(batch size).
 """
 
 from __future__ import annotations
@@ -288,6 +290,45 @@ def _parse_model(
     }
 
 
+def _per_member_solver(method: str, nb: int, n_state: int) -> type | None:
+    """A ``solve_ivp`` solver class whose error norm is the max over members of each member's
+    RMS error norm, so every member of a batch is controlled exactly as in a solo run.
+
+    Available for the explicit Runge-Kutta methods (it overrides SciPy's
+    ``_estimate_error_norm``); returns None otherwise (then the tolerances are scaled by
+    1/√nb instead, which bounds each member's norm by the batch's RMS norm).
+    """
+    from scipy.integrate import DOP853, RK23, RK45
+
+    base = {"DOP853": DOP853, "RK45": RK45, "RK23": RK23}.get(method)
+    if base is None or nb == 1 or not hasattr(base, "_estimate_error_norm"):
+        return None
+
+    if method == "DOP853":
+
+        class PerMemberDOP853(DOP853):
+            def _estimate_error_norm(self, K, h, scale):  # SciPy's formula, per member
+                err5 = ((K.T @ self.E5) / scale).reshape(nb, n_state)
+                err3 = ((K.T @ self.E3) / scale).reshape(nb, n_state)
+                e5 = np.einsum("ij,ij->i", err5, err5)
+                e3 = np.einsum("ij,ij->i", err3, err3)
+                denom = e5 + 0.01 * e3
+                ok = denom > 0
+                norms = np.zeros(nb)
+                norms[ok] = np.abs(h) * e5[ok] / np.sqrt(denom[ok] * n_state)
+                return float(norms.max())
+
+        return PerMemberDOP853
+
+    class PerMember(base):  # type: ignore[valid-type, misc]
+        def _estimate_error_norm(self, K, h, scale):
+            err = (self._estimate_error(K, h) / scale).reshape(nb, n_state)
+            return float(np.sqrt(np.einsum("ij,ij->i", err, err).max() / n_state))
+
+    PerMember.__name__ = f"PerMember{method}"
+    return PerMember
+
+
 def _check_alpha(alpha: Any, func: str) -> np.ndarray:
     msg = (
         f"The 'alpha' parameter of {func} must be a finite float > 0 (the final time) or a 1-D "
@@ -439,11 +480,12 @@ def integrate(
     y0 = fun.y0
     t_end = float(alpha_out[-1])
     if t_end > 0:
-        root = np.sqrt(nb)
+        solver = _per_member_solver(method, nb, fun.n_state)
+        root = 1.0 if solver is not None else np.sqrt(nb)
         with np.errstate(all="ignore"):
             sol = solve_ivp(
-                fun, (0.0, t_end), y0, method=method, t_eval=alpha_out, rtol=rtol / root,
-                atol=atol / root, events=events,
+                fun, (0.0, t_end), y0, method=solver or method, t_eval=alpha_out,
+                rtol=rtol / root, atol=atol / root, events=events,
             )
         if on_divergence == "raise" and sol.status == 1:
             t_div = float(sol.t_events[0][0])
