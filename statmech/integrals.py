@@ -31,6 +31,7 @@ from .activations import Activation
 __all__ = ["ContractedIntegrals", "contracted_integrals", "pairwise_I2"]
 
 _2_PI = 2.0 / np.pi
+_CHUNK_BYTES = 256 * 1024
 _4_PI2 = 4.0 / np.pi**2
 
 
@@ -81,15 +82,7 @@ def _erf_contracted(C: np.ndarray, u: np.ndarray, K: int, need_j2: bool) -> Cont
     A1 = db * X - Cab * Y
     A2 = da * Y - Cab * X
     r1 = 1.0 / np.sqrt(L4 * d[..., None, :] - A1 * X - A2 * Y)  # Λ1^(-1/2), (..., P, D)
-    # arg = Λ0 / sqrt(Λ1(c) Λ1(d)) = Λ4 r_c C_cd r_d − (r A1)_c (r X)_d − (r A2)_c (r Y)_d
-    arg = r1[..., :, None] * C[..., None, :, :]
-    arg *= r1[..., None, :]
-    arg *= L4[..., None]
-    arg -= np.stack([r1 * A1, r1 * A2], axis=-1) @ np.stack([r1 * X, r1 * Y], axis=-2)
-    np.clip(arg, -1.0, 1.0, out=arg)
-    np.arcsin(arg, out=arg)
-    I4p = ((arg @ uc[..., None, :, :])[..., 0] @ uc)[..., 0]  # (..., P)
-    I4p *= _4_PI2 / np.sqrt(L4[..., 0])
+    I4p = _i4_chunked(C, u, L4, A1, X, A2, Y, r1) * (_4_PI2 / np.sqrt(L4[..., 0]))
     I4uu = np.empty(C.shape[:-2] + (K, K))
     I4uu[..., pa, pb] = I4p
     I4uu[..., pb, pa] = I4p
@@ -98,6 +91,41 @@ def _erf_contracted(C: np.ndarray, u: np.ndarray, K: int, need_j2: bool) -> Cont
     else:
         J2 = np.zeros(C.shape[:-2] + (K, K))
     return ContractedIntegrals(I2u, I3u, I4uu, J2)
+
+
+def _i4_block(C, u, L4, A1, X, A2, Y, r1) -> np.ndarray:
+    """Σ_cd u_c u_d asin(Λ0 / sqrt(Λ1(c) Λ1(d))) for pair arrays (..., P, D) against C (..., D, D)."""
+    arg = L4[..., None] * C[..., None, :, :]
+    arg -= A1[..., :, None] * X[..., None, :]
+    arg -= A2[..., :, None] * Y[..., None, :]
+    arg *= r1[..., :, None]
+    arg *= r1[..., None, :]
+    np.arcsin(_clip1(arg), out=arg)
+    return ((arg @ u[..., None, :, None])[..., 0] @ u[..., :, None])[..., 0]
+
+
+def _i4_chunked(C, u, *pair_arrays) -> np.ndarray:
+    """:func:`_i4_block`, split over pairs when one member's (c, d) temporaries are large.
+
+    NumPy temporaries above glibc's trim threshold are handed back to the OS after every use and
+    page-faulted in again on the next; at K = M = 16 (1.1 MB per temporary) chunks of
+    ``_CHUNK_BYTES`` measured 1.3-1.7x faster. Batches of small members are not split (their
+    per-chunk call overhead measured slower than the page faults saved).
+    """
+    P, D = pair_arrays[0].shape[-2], C.shape[-1]
+    if 8 * P * D * D <= _CHUNK_BYTES:
+        return _i4_block(C, u, *pair_arrays)
+    batch = C.shape[:-2]
+    nb = int(np.prod(batch, dtype=int))
+    Cf, uf = C.reshape(nb, D, D), u.reshape(nb, D)
+    flat = [a.reshape((nb,) + a.shape[-2:]) for a in pair_arrays]
+    out = np.empty((nb, P))
+    step = max(1, _CHUNK_BYTES // (8 * D * D))
+    for m in range(nb):
+        for j in range(0, P, step):
+            sl = slice(j, j + step)
+            out[m, sl] = _i4_block(Cf[m], uf[m], *(a[m, sl] for a in flat))
+    return out.reshape(batch + (P,))
 
 
 @functools.lru_cache(maxsize=64)
