@@ -27,7 +27,8 @@ def check_positive_int(value: object, name: str, func: str, *, minimum: int = 1)
     """Return ``value`` as an int, or raise ``ValueError`` unless it is an int >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(
-            f"The {name!r} parameter of {func} must be an int >= {minimum}. Got {_fmt(value)} instead."
+            f"The {name!r} parameter of {func} must be an int >= {minimum}. "
+            f"Got {_fmt(value)} instead."
         )
     return int(value)
 

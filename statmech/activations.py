@@ -51,7 +51,8 @@ def _submatrix(C: Any, *indices: Any) -> np.ndarray:
     C = np.asarray(C, dtype=float)
     if C.ndim < 2 or C.shape[-1] != C.shape[-2]:
         raise ValueError(
-            f"The 'C' parameter must be a square covariance of shape (..., D, D). Got shape {C.shape}."
+            "The 'C' parameter must be a square covariance of shape (..., D, D). "
+            f"Got shape {C.shape}."
         )
     D = C.shape[-1]
     idx = np.broadcast_arrays(*[np.asarray(i) for i in indices])
@@ -95,7 +96,7 @@ class Activation:
 
     # --- Gaussian integrals over index tuples -------------------------------------------
     def I2(self, C: Any, a: Any, b: Any, other: Activation | str | None = None) -> np.ndarray:
-        """E[g(x_a) h(x_b)] with h = ``other`` (default: this activation); ``ode_theory.md`` §1.3."""
+        """E[g(x_a) h(x_b)], h = ``other`` (default: this activation); ``ode_theory.md`` §1.3."""
         h = get_activation(other) if other is not None else self
         return _ig.I2(_submatrix(C, a, b), self.name, h.name)
 

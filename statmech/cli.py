@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .fixed_points import escape_time, plateau_height
+from .fixed_points import plateau_height
 from .ode import METHODS, integrate
 from .order_parameters import OrderParameters
 
@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--M", type=int, default=None, help="teacher hidden units (default: K)")
     g.add_argument("--activation", type=_activation, default="erf",
                    help="erf, linear or relu; or STUDENT:TEACHER such as relu:erf")
-    g.add_argument("--v-star", type=float, default=1.0, help="teacher second-layer weight (all units)")
+    g.add_argument("--v-star", type=float, default=1.0,
+                   help="teacher second-layer weight (all units)")
     g.add_argument("--v", type=float, default=1.0, help="initial student second-layer weight")
     g.add_argument("--train-second-layer", action="store_true",
                    help="train v too (otherwise the soft committee machine, v fixed)")

@@ -63,7 +63,8 @@ def _erf_contracted(C: np.ndarray, u: np.ndarray, K: int, need_j2: bool) -> Cont
     I2 = CK / (sd[..., :K, None] * sd[..., None, :])
     I2u = _2_PI * (np.arcsin(_clip1(I2)) @ uc)[..., 0]
     # I3(a, b, c) = (2/π) [C_bc d_a − C_ab C_ac] / [d_a sqrt(d_a d_c − C_ac²)]; with
-    # w_ac = u_c / (d_a sqrt(Λ3_ac)):  Σ_c u_c I3(a,b,c) = (2/π)[d_a (C w_aᵀ)_b − C_ab Σ_c C_ac w_ac]
+    # w_ac = u_c / (d_a sqrt(Λ3_ac)):
+    #   Σ_c u_c I3(a,b,c) = (2/π)[d_a (C w_aᵀ)_b − C_ab Σ_c C_ac w_ac]
     w = u[..., None, :] / (dK[..., :, None] * np.sqrt(dK[..., :, None] * d[..., None, :] - CK * CK))
     Cw = w @ C  # (..., a, b) since C is symmetric
     s = (CK * w).sum(-1)
@@ -94,7 +95,7 @@ def _erf_contracted(C: np.ndarray, u: np.ndarray, K: int, need_j2: bool) -> Cont
 
 
 def _i4_block(C, u, L4, A1, X, A2, Y, r1) -> np.ndarray:
-    """Σ_cd u_c u_d asin(Λ0 / sqrt(Λ1(c) Λ1(d))) for pair arrays (..., P, D) against C (..., D, D)."""
+    """Σ_cd u_c u_d asin(Λ0 / sqrt(Λ1(c) Λ1(d))) for pair arrays (..., P, D), C (..., D, D)."""
     arg = L4[..., None] * C[..., None, :, :]
     arg -= A1[..., :, None] * X[..., None, :]
     arg -= A2[..., :, None] * Y[..., None, :]

@@ -41,7 +41,9 @@ def _as_array(value: Any, name: str) -> np.ndarray:
             f"The {name!r} field of OrderParameters must be a real array. Got {value!r}."
         ) from None
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"The {name!r} field of OrderParameters must be finite (found NaN or inf).")
+        raise ValueError(
+            f"The {name!r} field of OrderParameters must be finite (found NaN or inf)."
+        )
     return arr
 
 
@@ -51,7 +53,8 @@ def _symmetrise(arr: np.ndarray, name: str) -> np.ndarray:
     if asym > SYMMETRY_RTOL * max(scale, 1e-300):
         raise ValueError(
             f"The {name!r} field of OrderParameters must be symmetric (relative tolerance "
-            f"{SYMMETRY_RTOL:g}); max |{name} - {name}ᵀ| = {asym:.3g} with max |{name}| = {scale:.3g}."
+            f"{SYMMETRY_RTOL:g}); max |{name} - {name}ᵀ| = {asym:.3g} with "
+            f"max |{name}| = {scale:.3g}."
         )
     return 0.5 * (arr + np.swapaxes(arr, -1, -2))
 
@@ -175,7 +178,7 @@ class OrderParameters:
 
     @property
     def covariance(self) -> np.ndarray:
-        """The joint covariance C = [[Q, R], [Rᵀ, T]] of the fields (λ, ρ), shape (..., K+M, K+M)."""
+        """Joint covariance C = [[Q, R], [Rᵀ, T]] of the fields (λ, ρ), shape (..., K+M, K+M)."""
         top = np.concatenate([self.Q, self.R], axis=-1)
         bottom = np.concatenate([np.swapaxes(self.R, -1, -2), self.T], axis=-1)
         return np.concatenate([top, bottom], axis=-2)
@@ -236,8 +239,8 @@ class OrderParameters:
             )
         if W.shape[-1] != Ws.shape[-1]:
             raise ValueError(
-                "The 'W' and 'W_star' parameters of OrderParameters.from_weights must have the same "
-                f"input dimension N (last axis). Got {W.shape[-1]} and {Ws.shape[-1]}."
+                "The 'W' and 'W_star' parameters of OrderParameters.from_weights must have the "
+                f"same input dimension N (last axis). Got {W.shape[-1]} and {Ws.shape[-1]}."
             )
         N = W.shape[-1]
         WT = np.swapaxes(W, -1, -2)
@@ -303,7 +306,8 @@ class OrderParameters:
             A = np.zeros(size + (p, p))
             rows, cols = np.tril_indices(p, -1)
             A[..., rows, cols] = rng.standard_normal(size + (rows.size,))
-            A[..., np.arange(p), np.arange(p)] = np.sqrt(rng.chisquare(N - np.arange(p), size + (p,)))
+            dof = N - np.arange(p)
+            A[..., np.arange(p), np.arange(p)] = np.sqrt(rng.chisquare(dof, size + (p,)))
             G = A @ np.swapaxes(A, -1, -2) / N
         else:
             X = rng.standard_normal(size + (p, N))

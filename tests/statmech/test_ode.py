@@ -55,7 +55,8 @@ def _mc_rhs(op, eta, eta_v, sigma, kappa, B, activation, P, rng):
     lin = w[:, :, None] * lam[:, None, :]
     dQ = eta * (lin + lin.transpose(0, 2, 1))
     vv = op.v[:, None] * op.v[None, :]
-    dQ = dQ + eta**2 / B * vv * dg[:, :, None] * dg[:, None, :] * (delta**2 + sigma**2)[:, None, None]
+    noisy2 = (delta**2 + sigma**2)[:, None, None]
+    dQ = dQ + eta**2 / B * vv * dg[:, :, None] * dg[:, None, :] * noisy2
     dQ = dQ - 2 * kappa * op.Q
     dv = eta_v * gs.g(lam) * delta[:, None] - kappa * op.v
     return dQ, dR, dv
