@@ -138,15 +138,10 @@ I4(relu; relu, relu) ≈ I4(relu; erf, erf) ≈ 21 ms (about 10 ms of it the 59 
 evaluations per tuple), the seven other ReLU-student I4 5.5–7 ms, erf-student I4 ≈ 0.9 ms,
 linear-student I4 ≈ 0.15 ms, I3, I2, J2 ≤ 0.6 ms. Tuples are processed in blocks of 320 so
 that every NumPy temporary stays below 128 KiB (glibc hands larger ones back to the OS after
-each use, and re-faulting the pages costs more than the arithmetic). Setting the environment
-variable ``STATMECH_NUM_THREADS=n`` (n ≤ 4) splits the quadrature of large batches over n
-threads (NumPy releases the GIL in these loops); the default is one thread.
+each use, and re-faulting the pages costs more than the arithmetic).
 """
 
 from __future__ import annotations
-
-import os
-import threading
 
 import numpy as np
 
@@ -185,8 +180,6 @@ _S_NODES, _S_WEIGHTS = _quadrature_rule()
 _BASIS = _plackett_basis(_S_NODES, _S_WEIGHTS)
 _BLOCK = 320  # tuples per block (geometry temporaries stay below 128 KiB)
 _SUB = 320  # tuples per quadrature sub-block (preallocated work arrays)
-_MAX_THREADS = 4  # upper bound for STATMECH_NUM_THREADS (threads for large quadratures)
-_MIN_BLOCKS_PER_THREAD = 4
 
 
 # --------------------------------------------------------------------------------------------
@@ -532,7 +525,7 @@ def _m4_coefficients(F: _Fields, idx: np.ndarray | None):
 
 
 class _Workspace:
-    """Preallocated buffers of the quadrature (one per thread; avoids large temporaries)."""
+    """Preallocated buffers of the quadrature (avoids large temporaries)."""
 
     def __init__(self) -> None:
         n = _S_NODES.size
@@ -541,19 +534,15 @@ class _Workspace:
         self.d = np.empty((_SUB, n))
 
 
-_WORKSPACES: list[_Workspace] = []  # free workspaces, reused across calls
-_WORKSPACE_LOCK = threading.Lock()
+_WORKSPACE: _Workspace | None = None
 
 
-def _take_workspace() -> _Workspace:
-    with _WORKSPACE_LOCK:
-        return _WORKSPACES.pop() if _WORKSPACES else _Workspace()
-
-
-def _give_workspace(ws: _Workspace) -> None:
-    with _WORKSPACE_LOCK:
-        if len(_WORKSPACES) < _MAX_THREADS:
-            _WORKSPACES.append(ws)
+def _workspace() -> _Workspace:
+    """The module's quadrature buffers, (re)allocated for the current node count."""
+    global _WORKSPACE
+    if _WORKSPACE is None or _WORKSPACE.d.shape[1] != _S_NODES.size:
+        _WORKSPACE = _Workspace()
+    return _WORKSPACE
 
 
 def _m4_sub(r, coefs, wc, dc, ws: _Workspace) -> np.ndarray:
@@ -578,31 +567,13 @@ def _m4_sub(r, coefs, wc, dc, ws: _Workspace) -> np.ndarray:
 
 def _m4_batch(r, coefs, wc, dc) -> np.ndarray:
     """m4 = E[sign x0 · sign x1 · sign x2 · sign x3] (D7) from the coefficients of
-    `_m4_coefficients`, in sub-blocks of _SUB tuples; large batches are split over threads
-    (the work is a few long NumPy loops per sub-block, which release the GIL)."""
+    `_m4_coefficients`, in sub-blocks of _SUB tuples."""
     n = r.shape[0]
     res = np.empty(n)
-    subs = [slice(lo, min(lo + _SUB, n)) for lo in range(0, n, _SUB)]
-
-    def work(part: list[slice]) -> None:
-        ws = _take_workspace()
-        try:
-            for sl in part:
-                res[sl] = _m4_sub(r[sl], coefs[sl], wc[sl], dc[sl], ws)
-        finally:
-            _give_workspace(ws)
-
-    nthreads = min(_num_threads(), len(subs) // _MIN_BLOCKS_PER_THREAD)
-    if nthreads <= 1:
-        work(subs)
-    else:
-        threads = [
-            threading.Thread(target=work, args=(subs[t::nthreads],)) for t in range(nthreads)
-        ]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+    ws = _workspace()
+    for lo in range(0, n, _SUB):
+        sl = slice(lo, min(lo + _SUB, n))
+        res[sl] = _m4_sub(r[sl], coefs[sl], wc[sl], dc[sl], ws)
     return (4.0 / _PI**2) * res
 
 
@@ -629,19 +600,6 @@ def _blocked_with_m4(block_func, V: np.ndarray) -> np.ndarray:
         coefs = [np.concatenate(c) for c in zip(*pend_c, strict=True)]
         out[idx] += np.concatenate(pend_w) * _m4_batch(*coefs)
     return out
-
-
-def _num_threads() -> int:
-    """Threads for the quadrature: ``STATMECH_NUM_THREADS`` (default 1, at most _MAX_THREADS).
-
-    Off by default: on the 2-vCPU development machine two threads gave no measurable speed-up,
-    and callers that run several ODEs in parallel processes should not be oversubscribed.
-    """
-    try:
-        n = int(os.environ.get("STATMECH_NUM_THREADS", "1"))
-    except ValueError:
-        return 1
-    return max(1, min(n, _MAX_THREADS))
 
 
 def orthant_probability(S: object) -> np.ndarray:

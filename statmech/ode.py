@@ -131,8 +131,16 @@ class BatchedRHS:
         self.n_state = self.nq + self.nr + (K if train_v else 0)
         self.diag = np.flatnonzero(self.iu[0] == self.iu[1])  # positions of Q_kk in the state
         self.coef, self.student, self.teacher, self.bound = coef, student, teacher, bound
-        self.C = np.zeros((nb, K + M, K + M))
+        self.bound_min = float(np.min(bound))
+        D = K + M
+        self.C = np.zeros((nb, D, D))
         self.C[:, K:, K:] = T
+        # one scatter fills C from the state: Q_ik and Q_ki from the upper triangle, R and Rᵀ
+        i, k = self.iu
+        n_, m_ = np.divmod(np.arange(K * M), M)
+        self.c_dst = np.concatenate([i * D + k, k * D + i, n_ * D + K + m_, (K + m_) * D + n_])
+        self.c_src = np.concatenate([np.arange(self.nq)] * 2 + [self.nq + np.arange(K * M)] * 2)
+        self.q_triu = i * K + k  # upper-triangle positions in a flattened K x K matrix
         self.u = np.concatenate([-v, v_star], axis=-1)
         self.v0 = np.array(v, dtype=float)
         self.y0 = self.pack(Q, R, v)
@@ -157,34 +165,31 @@ class BatchedRHS:
 
     def __call__(self, _t: float, y: np.ndarray) -> np.ndarray:
         # Hot path: call inside ``np.errstate(all="ignore")`` (integrate does) so that frozen,
-        # diverged members do not warn; the members' finiteness is checked once per call.
-        K, nq, nr = self.K, self.nq, self.nr
-        Y = y.reshape(self.nb, self.n_state)
-        C, iu = self.C, self.iu
-        C[:, iu[0], iu[1]] = Y[:, :nq]
-        C[:, iu[1], iu[0]] = Y[:, :nq]
-        R = Y[:, nq : nq + nr].reshape(self.nb, K, self.M)
-        C[:, :K, K:] = R
-        C[:, K:, :K] = R.transpose(0, 2, 1)
+        # diverged members do not warn. Written with few NumPy calls (their overhead dominates
+        # at small K).
+        K, nq, nr, nb = self.K, self.nq, self.nr, self.nb
+        Y = y.reshape(nb, self.n_state)
+        C = self.C
+        C.reshape(nb, -1)[:, self.c_dst] = Y[:, self.c_src]
         if self.train_v:
             v = Y[:, nq + nr :]
             self.u[:, :K] = -v
         else:
             v = self.v0
-        Q = C[:, :K, :K]
         ints = contracted_integrals(C, self.u, K, self.student, self.teacher,
                                     need_j2=self.coef.sigma2 is not None)
-        dQ, dR, dv = _flow(ints, Q, R, v, self.coef)
+        dQ, dR, dv = _flow(ints, C[:, :K, :K], C[:, :K, K:], v, self.coef)
         out = np.empty_like(Y)
-        out[:, :nq] = dQ[:, iu[0], iu[1]]
-        out[:, nq : nq + nr] = dR.reshape(self.nb, nr)
+        out[:, :nq] = dQ.reshape(nb, K * K)[:, self.q_triu]
+        out[:, nq : nq + nr] = dR.reshape(nb, nr)
         if self.train_v:
             out[:, nq + nr :] = dv
-        frozen = ~(Y[:, self.diag].max(1) <= self.bound)  # beyond the bound, or NaN
-        if not np.isfinite(out.sum()):
-            frozen |= ~np.isfinite(out).all(1)
-        if frozen.any():
-            out[frozen] = 0.0  # diverged members stop; the others continue undisturbed
+        qmax = Y[:, self.diag]
+        if not (qmax.max() <= self.bound_min and np.isfinite(out.sum())):
+            # some member is non-finite or beyond its bound (NaN fails every comparison):
+            # diverged members stop; the others continue undisturbed
+            frozen = ~(qmax.max(1) <= self.bound) | ~np.isfinite(out).all(1)
+            out[frozen] = 0.0
         return out.reshape(-1)
 
 

@@ -13,7 +13,6 @@
 """
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -476,7 +475,6 @@ def test_quadrature_against_a_much_finer_rule(monkeypatch):
     s = 1 / (1 + np.exp(-v))
     monkeypatch.setattr(ig, "_S_NODES", s)
     monkeypatch.setattr(ig, "_BASIS", ig._plackett_basis(s, 0.05 * s * (1 - s)))
-    monkeypatch.setattr(ig, "_WORKSPACES", [])
     fine = ig.orthant_probability(covs)
     fine_i4 = ig.I4(covs, "relu", "relu", "relu")
     # the stated accuracy (observed: 6e-11 on P4); the fine rule is converged to ~1e-13. In I4 the
@@ -630,24 +628,15 @@ def test_nan_propagates():
     assert np.isnan(ig.I3(S[:3, :3], "relu", "relu")) and np.isnan(ig.J2(S[1:3, 1:3], "relu"))
 
 
-def test_threaded_quadrature_matches_single_thread(monkeypatch):
-    rng = np.random.default_rng(12)
-    A = rng.normal(size=(3000, 4, 5))
-    S = A @ np.swapaxes(A, -1, -2) / 5
-    monkeypatch.setenv("STATMECH_NUM_THREADS", "1")
-    one = ig.I4(S, "relu", "relu", "relu")
-    monkeypatch.setenv("STATMECH_NUM_THREADS", "2")
-    assert np.array_equal(ig.I4(S, "relu", "relu", "relu"), one)
-
-
-def test_vectorised_speed_smoke():
-    """5000 tuples (the size of one ODE right-hand side) in one call, no Python loop per tuple:
-    generous bound; typical timings are in the module docstring."""
+def test_large_vectorised_call():
+    """5000 tuples (the size of one ODE right-hand side) in one call, across the internal
+    blocks, equal to the same tuples evaluated in small calls (speed: module docstring)."""
     rng = np.random.default_rng(10)
     A = rng.normal(size=(5000, 4, 6))
     S = A @ np.swapaxes(A, -1, -2) / 6
     ig.I4(S[:10], "relu", "relu", "relu")
-    t0 = time.perf_counter()
     out = ig.I4(S, "relu", "relu", "relu")
-    assert time.perf_counter() - t0 < 2.0
     assert out.shape == (5000,) and np.all(np.isfinite(out))
+    pieces = np.concatenate([ig.I4(S[i : i + 97], "relu", "relu", "relu")
+                             for i in range(0, 5000, 97)])
+    np.testing.assert_array_equal(out, pieces)
