@@ -176,9 +176,12 @@ class BatchedRHS:
             self.u[:, :K] = -v
         else:
             v = self.v0
-        ints = contracted_integrals(C, self.u, K, self.student, self.teacher,
+        # a single member is evaluated without its batch axis (fewer broadcast dimensions make
+        # every NumPy call cheaper, and calls dominate at small K)
+        Cm, um = (C[0], self.u[0]) if nb == 1 else (C, self.u)
+        ints = contracted_integrals(Cm, um, K, self.student, self.teacher,
                                     need_j2=self.coef.sigma2 is not None)
-        dQ, dR, dv = _flow(ints, C[:, :K, :K], C[:, :K, K:], v, self.coef)
+        dQ, dR, dv = _flow(ints, Cm[..., :K, :K], Cm[..., :K, K:], v, self.coef)
         out = np.empty_like(Y)
         out[:, :nq] = dQ.reshape(nb, K * K)[:, self.q_triu]
         out[:, nq : nq + nr] = dR.reshape(nb, nr)
