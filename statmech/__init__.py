@@ -9,6 +9,7 @@ from .activations import ACTIVATIONS, Activation, get_activation
 from .fixed_points import (
     critical_learning_rate,
     escape_time,
+    optimal_learning_rate,
     plateau_height,
     symmetric_plateau,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "get_activation",
     "integrate",
     "ode_rhs",
+    "optimal_learning_rate",
     "plateau_height",
     "symmetric_plateau",
     "test_loss",
