@@ -116,3 +116,38 @@ def test_escape_time_interpolates_and_validates():
     batch = sm.integrate(sm.OrderParameters.random(2, 2, 1000, seed=3), eta=np.array([0.5, 0.5]),
                          **kw)
     np.testing.assert_allclose(sm.escape_time(batch, plateau=0.02), [t, t], rtol=1e-6)
+
+
+def _near_perfect(K, eps, seed):
+    rng = np.random.default_rng(seed)
+    W_star = np.linalg.qr(rng.standard_normal((400, K)))[0].T * np.sqrt(400)  # T = 1 exactly
+    return sm.OrderParameters.from_weights(W_star + eps * rng.standard_normal((K, 400)), W_star)
+
+
+def test_linearisation_predicts_the_decay_of_the_integrated_flow():
+    """Independent check of the Jacobian: the distance of the ODE solution to Q = R = 1 decays at
+    the largest real part of the Jacobian's eigenvalues. (Away from η_opt, where that eigenvalue
+    is degenerate with others and polynomial prefactors bias a fitted slope.)"""
+    K = 2
+    eta_opt, _ = sm.optimal_learning_rate(K)
+    A, B2 = sm.fixed_points._perfect_jacobians(K, 1, "erf", "test")
+    op = _near_perfect(K, 0.03, seed=0)
+    for eta in (0.25 * eta_opt, 0.5 * eta_opt):
+        tr = sm.integrate(op, eta=eta, alpha=np.linspace(0, 150, 151), rtol=1e-11, atol=1e-16)
+        dev = np.sqrt(((tr.Q - np.eye(K)) ** 2).sum((-1, -2))
+                      + ((tr.R - np.eye(K)) ** 2).sum((-1, -2)))
+        slope = np.polyfit(tr.alpha[80:], np.log(dev[80:]), 1)[0]
+        lam = np.max(np.linalg.eigvals(eta * (A + eta * B2)).real)
+        # the next eigenvalue is 2x faster, so by α = 80 its admixture is e^(-80|λ|) ≲ 2 %
+        assert slope == pytest.approx(lam, rel=0.02)
+
+
+def test_optimal_learning_rate_minimises_the_slowest_rate():
+    K = 3
+    eta_c = sm.critical_learning_rate(K)
+    eta_opt, lam = sm.optimal_learning_rate(K)
+    assert 0 < eta_opt < eta_c and lam < 0
+    A, B2 = sm.fixed_points._perfect_jacobians(K, 1, "erf", "test")
+    grid = np.linspace(0.02, 0.999, 60) * eta_c
+    slowest = [np.max(np.linalg.eigvals(e * (A + e * B2)).real) for e in grid]
+    assert lam <= min(slowest) + 1e-9
