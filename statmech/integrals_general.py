@@ -145,6 +145,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import check_choice
+
 __all__ = ["ACTIVATIONS", "I2", "I3", "I4", "J2", "orthant_probability"]
 
 ACTIVATIONS = ("erf", "linear", "relu")
@@ -186,12 +188,7 @@ _SUB = 320  # tuples per quadrature sub-block (preallocated work arrays)
 # input checks
 # --------------------------------------------------------------------------------------------
 def _check_activation(g: object, name: str, func: str) -> str:
-    if not isinstance(g, str) or g not in ACTIVATIONS:
-        raise ValueError(
-            f"The {name!r} parameter of {func} must be one of "
-            f"{', '.join(map(repr, ACTIVATIONS))}. Got {g!r} instead."
-        )
-    return g
+    return check_choice(g, name, func, ACTIVATIONS)
 
 
 def _as_cov(S: object, n: int, func: str) -> tuple[np.ndarray, tuple[int, ...]]:
