@@ -18,7 +18,7 @@ from .activations import Activation, get_activation
 from .integrals import pairwise_I2
 from .order_parameters import OrderParameters
 
-__all__ = ["generalization_error", "test_loss", "resolve_activations"]
+__all__ = ["generalization_error", "test_loss", "resolve_activations", "eg_from_covariance"]
 
 
 def resolve_activations(
@@ -37,6 +37,18 @@ def resolve_activations(
         )
     act = get_activation(activation, "activation", func)
     return act, act
+
+
+def eg_from_covariance(
+    C: np.ndarray, u: np.ndarray, K: int, student: Activation, teacher: Activation
+) -> np.ndarray:
+    """ε_g = ½ Σ_cd u_c u_d I2(c, d) from a covariance (..., D, D) and signed weights (..., D).
+
+    The unvalidated core of :func:`generalization_error` (§1.4), for callers that hold the
+    covariance already (the ODE output); round-off below zero is clipped.
+    """
+    I2 = pairwise_I2(C, K, student, teacher)
+    return np.maximum(0.5 * np.einsum("...c,...cd,...d->...", u, I2, u), 0.0)
 
 
 def generalization_error(
@@ -69,10 +81,7 @@ def generalization_error(
             f"Got {type(op).__name__}."
         )
     student, teacher = resolve_activations(activation, "generalization_error")
-    I2 = pairwise_I2(op.covariance, op.K, student, teacher)
-    u = op.signed_weights
-    eg = 0.5 * np.einsum("...c,...cd,...d->...", u, I2, u)
-    eg = np.maximum(eg, 0.0)  # a non-negative quadratic form; clip round-off below zero
+    eg = eg_from_covariance(op.covariance, op.signed_weights, op.K, student, teacher)
     return float(eg) if eg.ndim == 0 else eg
 
 

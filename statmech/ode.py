@@ -32,8 +32,8 @@ from scipy.integrate import solve_ivp
 
 from ._validation import check_choice, check_real
 from .activations import Activation
-from .generalization import resolve_activations
-from .integrals import ContractedIntegrals, contracted_integrals, pairwise_I2
+from .generalization import eg_from_covariance, resolve_activations
+from .integrals import ContractedIntegrals, contracted_integrals
 from .order_parameters import OrderParameters
 from .trajectory import Trajectory
 
@@ -222,7 +222,8 @@ def ode_rhs(
     (0.0, 0.0)
     """
     p = _parse_model(
-        op, "ode_rhs", eta, eta_v, train_second_layer, noise, weight_decay, batch_size, activation
+        op, "ode_rhs", eta, eta_v, train_second_layer, noise, weight_decay, batch_size, activation,
+        op_name="op",
     )
     coef = _coefficients(p["eta"], p["eta_v"], p["sigma2"], p["kappa"], p["batch"],
                          bool(train_second_layer))
@@ -241,11 +242,13 @@ def _parse_model(
     weight_decay: Any,
     batch_size: Any,
     activation: Any,
+    op_name: str = "op0",
 ) -> dict[str, Any]:
     """Validate the model parameters and broadcast everything to one batch shape."""
     if not isinstance(op, OrderParameters):
         raise ValueError(
-            f"The 'op0' parameter of {func} must be an OrderParameters. Got {type(op).__name__}."
+            f"The {op_name!r} parameter of {func} must be an OrderParameters. "
+            f"Got {type(op).__name__}."
         )
     if not isinstance(train_second_layer, bool | np.bool_):
         raise ValueError(
@@ -335,6 +338,38 @@ def _per_member_solver(method: str, nb: int, n_state: int) -> type | None:
 
     PerMember.__name__ = f"PerMember{method}"
     return PerMember
+
+
+def _outputs(ys, fun: BatchedRHS, alpha_out, flat, bound, p):
+    """Order parameters and ε_g at the output times from the flat solutions ``ys`` (n_t, ·);
+    members from their first diverged output time on are NaN."""
+    nb, K, M, n_t = fun.nb, fun.K, fun.M, alpha_out.size
+    Qs, Rs, vs = zip(*(fun.unpack(y) for y in ys), strict=True)
+    Q = np.stack(Qs, axis=1)  # (nb, n_t, K, K)
+    R = np.stack(Rs, axis=1)
+    v = np.stack([np.broadcast_to(x, (nb, K)) for x in vs], axis=1)
+    with np.errstate(all="ignore"):
+        qmax = np.diagonal(Q, axis1=-2, axis2=-1).max(-1)  # (nb, n_t)
+        finite = np.isfinite(Q).all((-1, -2)) & np.isfinite(R).all((-1, -2))
+        finite &= np.isfinite(v).all(-1)
+        bad = ~finite | (qmax > bound[:, None])
+    diverged = bad.any(axis=1)
+    first = np.where(diverged, np.argmax(bad, axis=1), n_t)
+    after = np.arange(n_t)[None, :] >= first[:, None]
+    Q[after] = np.nan
+    R[after] = np.nan
+    v[after] = np.nan
+    alpha_div = np.where(diverged, alpha_out[np.minimum(first, n_t - 1)], np.nan)
+    T_t = np.broadcast_to(flat["T"][:, None], (nb, n_t, M, M))
+    vs_t = np.broadcast_to(flat["v_star"][:, None], (nb, n_t, M))
+    C = np.concatenate(
+        [np.concatenate([Q, R], -1), np.concatenate([np.swapaxes(R, -1, -2), T_t], -1)], -2
+    )
+    with np.errstate(all="ignore"):
+        eg = eg_from_covariance(np.nan_to_num(C), np.concatenate([-np.nan_to_num(v), vs_t], -1),
+                                K, p["student"], p["teacher"])
+    eg[after] = np.nan
+    return Q, R, v, eg, diverged, alpha_div
 
 
 def _check_alpha(alpha: Any, func: str) -> np.ndarray:
@@ -515,41 +550,13 @@ def integrate(
     else:
         ys = y0[None, :]
         nfev = 0
-    n_t = alpha_out.size
-    Qs, Rs, vs = zip(*(unpack(y) for y in ys), strict=True)
-    Q = np.stack(Qs, axis=1)  # (nb, n_t, K, K)
-    R = np.stack(Rs, axis=1)
-    v = np.stack([np.broadcast_to(x, (nb, K)) for x in vs], axis=1)
-
-    with np.errstate(all="ignore"):
-        qmax = np.diagonal(Q, axis1=-2, axis2=-1).max(-1)  # (nb, n_t)
-        finite = np.isfinite(Q).all((-1, -2)) & np.isfinite(R).all((-1, -2))
-        finite &= np.isfinite(v).all(-1)
-        bad = ~finite | (qmax > bound[:, None])
-    diverged = bad.any(axis=1)
-    first = np.where(diverged, np.argmax(bad, axis=1), n_t)
-    after = np.arange(n_t)[None, :] >= first[:, None]
-    Q[after] = np.nan
-    R[after] = np.nan
-    v[after] = np.nan
-    alpha_div = np.where(diverged, alpha_out[np.minimum(first, n_t - 1)], np.nan)
+    Q, R, v, eg, diverged, alpha_div = _outputs(ys, fun, alpha_out, flat, bound, p)
     if on_divergence == "raise" and diverged.any():  # caught at an output time, not by the event
         m = int(np.argmax(diverged))
         raise ValueError(
             _divergence_message(K, M, flat["eta"][m], float(alpha_div[m]),
                                 (p["student"].name, p["teacher"].name))
         )
-
-    T_t = np.broadcast_to(flat["T"][:, None], (nb, n_t, M, M))
-    vs_t = np.broadcast_to(flat["v_star"][:, None], (nb, n_t, M))
-    C = np.concatenate(
-        [np.concatenate([Q, R], -1), np.concatenate([np.swapaxes(R, -1, -2), T_t], -1)], -2
-    )
-    u = np.concatenate([-v, vs_t], -1)
-    with np.errstate(all="ignore"):
-        I2 = pairwise_I2(np.nan_to_num(C), K, p["student"], p["teacher"])
-        eg = np.maximum(0.5 * np.einsum("...c,...cd,...d->...", u, I2, u), 0.0)
-    eg[after] = np.nan
 
     def out(a: np.ndarray) -> np.ndarray:
         return a.reshape(shape + a.shape[1:])
