@@ -24,7 +24,7 @@ import numpy as np
 
 import statmech as sm
 from statmech.activations import ACTIVATIONS
-from statmech.ode import BatchedRHS, _coefficients
+from statmech.rhs import BatchedRHS, _coefficients
 
 ALPHA = np.geomspace(1.0, 1000.0, 50)
 ETA = 0.5

@@ -28,8 +28,8 @@ from scipy.optimize import brentq, minimize_scalar
 
 from ._validation import check_positive_int, check_real
 from .generalization import generalization_error, resolve_activations
-from .ode import _coefficients, _derivatives
 from .order_parameters import OrderParameters
+from .rhs import _coefficients, _derivatives
 from .trajectory import Trajectory
 
 __all__ = [
