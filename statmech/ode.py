@@ -72,6 +72,24 @@ def _per_member_solver(method: str, nb: int, n_state: int) -> type | None:
     return PerMember
 
 
+def _jacobian_structure(method: str, nb: int, n_state: int) -> dict[str, Any]:
+    """Tell the implicit solvers that members are independent (block-diagonal Jacobian).
+
+    Without it LSODA, BDF and Radau estimate the full (nb·n)² Jacobian by nb·n right-hand-side
+    evaluations; with it, by about 2n (measured: a batch of 64 at K = M = 4 with LSODA took
+    188 s unbanded and 7 s banded).
+    """
+    if nb == 1:
+        return {}
+    if method == "LSODA":
+        return {"lband": n_state - 1, "uband": n_state - 1}
+    if method in ("BDF", "Radau"):
+        from scipy.sparse import block_diag
+
+        return {"jac_sparsity": block_diag([np.ones((n_state, n_state))] * nb, format="csc")}
+    return {}
+
+
 def _outputs(ys, fun: BatchedRHS, alpha_out, flat, bound, p):
     """Order parameters and ε_g at the output times from the flat solutions ``ys`` (n_t, ·);
     members from their first diverged output time on are NaN."""
@@ -261,6 +279,7 @@ def integrate(
             sol = solve_ivp(
                 fun, (0.0, t_end), y0, method=solver or method, t_eval=alpha_out,
                 rtol=rtol / root, atol=atol / root, events=events,
+                **_jacobian_structure(method, nb, fun.n_state),
             )
         if on_divergence == "raise" and sol.status == 1:
             t_div = float(sol.t_events[0][0])

@@ -223,3 +223,23 @@ def test_bad_input_messages(kwargs, match):
 def test_op0_must_be_order_parameters():
     with pytest.raises(ValueError, match="'op0'"):
         sm.integrate(np.eye(2), eta=0.5, alpha=1.0)
+
+
+def test_lsoda_uses_the_block_diagonal_jacobian():
+    """Members are independent: LSODA must not estimate cross-member Jacobian entries, which
+    would cost one RHS call per state component of the whole batch (measured: 8577 calls
+    dense against 2353 banded here)."""
+    op0 = sm.OrderParameters.random(3, 3, 500, size=12, seed=2)
+    alpha = np.geomspace(1, 300, 10)
+    batch = sm.integrate(op0, eta=0.5, alpha=alpha, method="LSODA")
+    one = sm.integrate(op0[0], eta=0.5, alpha=alpha, method="LSODA")
+    assert batch.nfev < 5 * one.nfev + 50 * (6 + 9)
+    np.testing.assert_allclose(batch.eg[0], one.eg, rtol=1e-4, atol=1e-8)
+
+
+def test_bdf_batch_with_sparse_jacobian_agrees():
+    op0 = sm.OrderParameters.random(3, 3, 500, size=4, seed=2)
+    alpha = np.geomspace(1, 300, 10)
+    batch = sm.integrate(op0, eta=0.5, alpha=alpha, method="BDF", rtol=1e-10, atol=1e-13)
+    one = sm.integrate(op0[1], eta=0.5, alpha=alpha, method="BDF", rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(batch.eg[1], one.eg, rtol=1e-6, atol=1e-10)
