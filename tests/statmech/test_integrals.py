@@ -83,3 +83,14 @@ def test_chunked_i4_equals_unchunked(monkeypatch):
     whole = _erf_contracted(C, u, 5, need_j2=False).I4uu
     monkeypatch.setattr(integrals, "_CHUNK_BYTES", 8 * 8 * 8 * 2)  # two pairs per chunk
     np.testing.assert_allclose(_erf_contracted(C, u, 5, need_j2=False).I4uu, whole, rtol=1e-14)
+
+
+def test_triangle_and_full_i4_paths_agree(monkeypatch):
+    import statmech.integrals as integrals
+
+    C, u = _random_state(3, 4, (5,), seed=11)
+    monkeypatch.setattr(integrals, "_TRIANGLE_MIN", 0)
+    tri = _erf_contracted(C, u, 3, need_j2=False).I4uu
+    monkeypatch.setattr(integrals, "_TRIANGLE_MIN", 10**9)
+    full = _erf_contracted(C, u, 3, need_j2=False).I4uu
+    np.testing.assert_allclose(tri, full, rtol=1e-13, atol=1e-15)
