@@ -94,3 +94,16 @@ def test_triangle_and_full_i4_paths_agree(monkeypatch):
     monkeypatch.setattr(integrals, "_TRIANGLE_MIN", 10**9)
     full = _erf_contracted(C, u, 3, need_j2=False).I4uu
     np.testing.assert_allclose(tri, full, rtol=1e-13, atol=1e-15)
+
+
+def test_threads_do_not_share_scratch_buffers():
+    """The erf path reuses work arrays; concurrent threads must each get their own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    states = [_random_state(4, 4, (64,), seed=s) for s in range(6)]
+    expected = [_erf_contracted(C, u, 4, need_j2=False).I4uu for C, u in states]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for _ in range(5):
+            got = list(pool.map(lambda cu: _erf_contracted(*cu, 4, need_j2=False).I4uu, states))
+            for g, e in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(g, e)
