@@ -6,6 +6,7 @@ the generalisation error, the online-SGD order-parameter ODEs, fixed points and 
 """
 
 from .activations import ACTIVATIONS, Activation, get_activation
+from .backend import BACKENDS, Backend, get_backend, member_seeds
 from .fixed_points import (
     critical_learning_rate,
     escape_time,
@@ -23,6 +24,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "BACKENDS",
+    "Backend",
     "DIVERGENCE_FACTOR",
     "METHODS",
     "OrderParameters",
@@ -33,7 +36,9 @@ __all__ = [
     "escape_time",
     "generalization_error",
     "get_activation",
+    "get_backend",
     "integrate",
+    "member_seeds",
     "ode_rhs",
     "optimal_learning_rate",
     "plateau_height",
