@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import integrals_general as _ig
-from .activations import Activation
+from .activations import Activation, _submatrix
 
 __all__ = ["ContractedIntegrals", "contracted_integrals", "pairwise_I2"]
 
@@ -189,13 +189,8 @@ def _generic_contracted(
     a = np.arange(K)
     b = np.arange(D)
 
-    def sub(*idx: np.ndarray) -> np.ndarray:
-        grids = np.meshgrid(*idx, indexing="ij")
-        stacked = np.stack(grids, axis=-1)
-        n = stacked.shape[-1]
-        rows = np.broadcast_to(stacked[..., :, None], stacked.shape[:-1] + (n, n))
-        cols = np.broadcast_to(stacked[..., None, :], stacked.shape[:-1] + (n, n))
-        return C[..., rows, cols]
+    def sub(*idx: np.ndarray) -> np.ndarray:  # submatrices of the outer product of index sets
+        return _submatrix(C, *np.meshgrid(*idx, indexing="ij"))
 
     name = {True: s, False: t}
     I2u = 0.0
@@ -269,10 +264,5 @@ def pairwise_I2(C: np.ndarray, K: int, student: Activation, teacher: Activation)
             if not sel.any():
                 continue
             ia, ib = ii[sel], jj[sel]
-            S = np.stack(
-                [np.stack([C[..., ia, ia], C[..., ia, ib]], -1),
-                 np.stack([C[..., ib, ia], C[..., ib, ib]], -1)],
-                -2,
-            )
-            out[..., ia, ib] = _ig.I2(S, na, nb)
+            out[..., ia, ib] = _ig.I2(_submatrix(C, ia, ib), na, nb)
     return out
