@@ -1,12 +1,15 @@
 """statmech: statistical-mechanics theory of two-layer teacher-student networks and their pruning.
 
-Theory core (this release): order parameters, Gaussian integrals for erf / linear / ReLU units,
-the generalisation error, the online-SGD order-parameter ODEs, fixed points and time scales.
+Theory core: order parameters, Gaussian integrals for erf / linear / ReLU units, the
+generalisation error, the online-SGD order-parameter ODEs, fixed points and time scales.
+Monte Carlo: :func:`simulate` trains ensembles of explicit networks (NumPy, torch or CuPy) or runs
+the exact finite-N reduced chain on the order parameters.
 ``import statmech`` needs only NumPy, SciPy and pandas (torch/CuPy are imported lazily, where used).
 """
 
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backend import BACKENDS, Backend, get_backend, member_seeds
+from .ensemble import Ensemble, EnsembleMean
 from .fixed_points import (
     critical_learning_rate,
     escape_time,
@@ -17,7 +20,9 @@ from .fixed_points import (
 from .generalization import generalization_error, test_loss
 from .ode import DIVERGENCE_FACTOR, METHODS, integrate, ode_rhs
 from .order_parameters import PSD_RTOL, SYMMETRY_RTOL, OrderParameters
+from .simulate import SIMULATION_METHODS, ReconstructionWarning, simulate
 from .trajectory import Trajectory
+from .weights_reconstruction import weights_from_order_parameters
 
 __version__ = "0.1.0"
 
@@ -27,9 +32,13 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "DIVERGENCE_FACTOR",
+    "Ensemble",
+    "EnsembleMean",
     "METHODS",
     "OrderParameters",
     "PSD_RTOL",
+    "ReconstructionWarning",
+    "SIMULATION_METHODS",
     "SYMMETRY_RTOL",
     "Trajectory",
     "critical_learning_rate",
@@ -42,6 +51,8 @@ __all__ = [
     "ode_rhs",
     "optimal_learning_rate",
     "plateau_height",
+    "simulate",
     "symmetric_plateau",
     "test_loss",
+    "weights_from_order_parameters",
 ]

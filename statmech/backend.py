@@ -11,6 +11,11 @@ CUDA in torch) the streams differ and agree only in distribution.
 
 torch and CuPy are imported lazily here and nowhere else in :mod:`statmech`. CuPy counts as
 available only when ``cupy.is_available()`` (the package imports without a GPU).
+
+Besides the three user-facing backends, ``get_backend("array-api-strict")`` returns the strict
+reference namespace (package ``array-api-strict``, a test dependency). It runs on the CPU through
+NumPy and exists to check that the simulation code uses only standard calls; its random numbers
+are NumPy's (same streams as the ``"numpy"`` backend) and its ``erf`` goes through SciPy.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import erf as _scipy_erf
 
 from ._validation import check_choice
 
 __all__ = ["BACKENDS", "Backend", "get_backend", "member_seeds"]
 
 BACKENDS = ("numpy", "torch", "cupy")
+_TEST_BACKENDS = ("array-api-strict",)
 _DTYPES = ("float32", "float64")
 
 
@@ -68,6 +75,8 @@ class Backend:
         """Copy array-like ``x`` to this backend and device."""
         if self.name == "numpy":
             return np.asarray(x, dtype=dtype)
+        if self.name == "array-api-strict":
+            return self.xp.asarray(np.asarray(x, dtype=dtype))
         return self.xp.asarray(np.asarray(x), dtype=self.dtype(dtype), device=self.device)
 
     def to_numpy(self, x: Any) -> np.ndarray:
@@ -76,13 +85,52 @@ class Backend:
             return np.asarray(x)
         if self.name == "torch":
             return x.detach().cpu().numpy()
+        if self.name == "array-api-strict":
+            return np.from_dlpack(x).copy()
         import cupy
 
         return cupy.asnumpy(x)
 
+    def erf(self, x: Any) -> Any:
+        """The error function, elementwise (not part of the array API standard)."""
+        if self.name == "numpy":
+            return _scipy_erf(x)
+        if self.name == "torch":
+            import torch
+
+            return torch.special.erf(x)
+        if self.name == "cupy":
+            import cupyx.scipy.special
+
+            return cupyx.scipy.special.erf(x)
+        return self.xp.asarray(_scipy_erf(np.from_dlpack(x)))
+
+    def normal_block(self, generators: list, shape: tuple[int, ...], dtype: str = "float64"):
+        """Standard normals of shape ``(len(generators), *shape)``, row e from generator e.
+
+        Each member's draws depend only on its own generator and ``shape``, never on how many
+        members are drawn together.
+        """
+        E = len(generators)
+        if self.name in ("numpy", "array-api-strict"):
+            out = np.empty((E,) + tuple(shape), dtype=dtype)
+            for e, gen in enumerate(generators):
+                gen.standard_normal(out=out[e], dtype=dtype)
+            return out if self.name == "numpy" else self.xp.asarray(out)
+        if self.name == "torch":
+            import torch
+
+            out = torch.empty((E,) + tuple(shape), dtype=self.dtype(dtype), device=self.device)
+            for e, gen in enumerate(generators):
+                torch.randn(shape, generator=gen, out=out[e])
+            return out
+        import cupy
+
+        return cupy.stack([g.standard_normal(shape, dtype=dtype) for g in generators])
+
     def generators(self, seeds: list) -> list:
         """One generator per SeedSequence, on this backend's device."""
-        if self.name == "numpy":
+        if self.name in ("numpy", "array-api-strict"):
             return [np.random.default_rng(s) for s in seeds]
         state = [int(s.generate_state(1, np.uint64)[0]) for s in seeds]
         if self.name == "torch":
@@ -98,6 +146,8 @@ class Backend:
         """Standard normal draws of ``shape`` from one member's generator."""
         if self.name == "numpy":
             return generator.standard_normal(shape, dtype=dtype)
+        if self.name == "array-api-strict":
+            return self.xp.asarray(generator.standard_normal(shape, dtype=dtype))
         if self.name == "torch":
             import torch
 
@@ -145,8 +195,21 @@ def _cupy_backend(device: Any) -> Backend:
     return Backend("cupy", xp_cupy, 0 if device is None else int(device))
 
 
+def _strict_backend() -> Backend:
+    try:
+        import array_api_strict
+    except ImportError:
+        raise ValueError(
+            "The 'backend' parameter is 'array-api-strict' but that package is not installed "
+            "(`pip install array-api-strict`; it is a test dependency)."
+        ) from None
+    return Backend("array-api-strict", array_api_strict, array_api_strict.Device("CPU_DEVICE"))
+
+
 def get_backend(name: str = "numpy", device: Any = None) -> Backend:
     """The :class:`Backend` called ``name``: ``"numpy"`` (default), ``"torch"`` or ``"cupy"``.
+
+    ``"array-api-strict"`` (for tests of portability; see the module docstring) is accepted too.
 
     Parameters
     ----------
@@ -168,6 +231,8 @@ def get_backend(name: str = "numpy", device: Any = None) -> Backend:
     >>> be.standard_normal(gens[0], (3,)).shape
     (3,)
     """
+    if name in _TEST_BACKENDS:
+        return _strict_backend()
     check_choice(name, "backend", "get_backend", BACKENDS)
     if name == "numpy":
         return Backend("numpy", np, "cpu")

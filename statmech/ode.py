@@ -144,10 +144,11 @@ def _check_alpha(alpha: Any, func: str) -> np.ndarray:
 
 
 def _divergence_message(
-    K: int, M: int, eta: np.ndarray, alpha_div: float, activation: tuple[str, str]
+    K: int, M: int, eta: np.ndarray, alpha_div: float, activation: tuple[str, str],
+    what: str = "The ODE",
 ) -> str:
     msg = (
-        f"The ODE diverged at α ≈ {alpha_div:.4g} for eta = {np.ravel(eta)[0]:g} "
+        f"{what} diverged at α ≈ {alpha_div:.4g} for eta = {np.ravel(eta)[0]:g} "
         f"(max Q_kk grew beyond {DIVERGENCE_FACTOR:g} times its initial scale): the learning "
         "rate is too large."
     )

@@ -1,0 +1,113 @@
+"""Full-N online SGD of E explicit teacher–student pairs, batched on an array backend.
+
+Each member holds its weights A = [W; W*] (K + M rows of length N) on the backend. One step
+draws B fresh inputs x ~ N(0, I_N) per member, computes all K + M local fields with one batched
+matrix product, and applies the update of :class:`statmech.sgd_engine.SGDModel` to W (and v).
+Per step and member this costs about (4K + 2M)·N·B flops plus N·B Gaussian draws
+(``ode_theory.md`` §6.2); the draws dominate on the CPU. Inputs are drawn per member in blocks
+of ``max(1, 2**16 // (B N))`` steps.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backend import Backend
+from .sgd_engine import Engine, SGDModel
+
+__all__ = ["FullEngine"]
+
+
+def full_block_steps(N: int, B: int) -> int:
+    """Steps per random-number block of the full-N engine (independent of E)."""
+    return max(1, 2**16 // (B * N))
+
+
+class FullEngine(Engine):
+    """Batched full-N SGD.
+
+    Parameters
+    ----------
+    be : Backend
+    model : SGDModel
+    seeds : list of SeedSequence
+        One per member.
+    W, W_star : ndarray (E, K, N), (E, M, N)
+        Initial student and teacher weights (host arrays).
+    v, v_star : ndarray (E, K), (E, M)
+    """
+
+    def __init__(self, be: Backend, model: SGDModel, seeds: list, W: np.ndarray,
+                 W_star: np.ndarray, v: np.ndarray, v_star: np.ndarray) -> None:
+        self.block_steps = full_block_steps(model.N, model.batch_size)
+        super().__init__(be, model, seeds)
+        xp, dt, K = self.xp, model.dtype, model.K
+        self.A = be.asarray(np.concatenate([W, W_star], axis=1), dt)  # (E, K+M, N)
+        self.W = self.A[:, :K, :]  # a view: updates write into A
+        self.v = be.asarray(v, dt)
+        self.v_star = be.asarray(v_star, dt)[:, :, None]  # (E, M, 1)
+        self._inv_sqrt_n = 1.0 / math.sqrt(model.N)
+        B = model.batch_size
+        self._c_w = model.eta / (B * math.sqrt(model.N))
+        self._c_v = model.eta_v / (B * model.N)
+        self._X = None
+        self._Z = None
+        del xp
+
+    def _draw_block(self) -> None:
+        m = self.model
+        self._X = self.be.normal_block(self._input_gens, (self.block_steps, m.batch_size, m.N),
+                                       m.dtype)
+        self._Z = self._noise_block((self.block_steps, m.batch_size))
+
+    def step_with(self, x, z=None) -> None:
+        """One SGD step on given inputs x (E, B, N) and label noise z (E, B) (None: no noise)."""
+        xp, m, K = self.xp, self.model, self.model.K
+        f = xp.matmul(self.A, xp.permute_dims(x, (0, 2, 1))) * self._inv_sqrt_n  # (E, K+M, B)
+        lam = f[:, :K, :]
+        g_l = self.g_s(lam)
+        y = xp.sum(self.v_star * self.g_t(f[:, K:, :]), axis=1)  # (E, B)
+        if z is not None:
+            y = y + m.noise * z
+        delta = y - xp.sum(self.v[:, :, None] * g_l, axis=1)  # (E, B)
+        coef = (self._c_w * self.v)[:, :, None] * self.dg_s(lam) * delta[:, None, :]
+        if m.weight_decay > 0:
+            self.W *= m.decay
+        self.W += xp.matmul(coef, x)  # (E, K, B) @ (E, B, N)
+        if m.train_second_layer:
+            dv = self._c_v * xp.sum(g_l * delta[:, None, :], axis=2)
+            self.v = m.decay * self.v + dv if m.weight_decay > 0 else self.v + dv
+
+    def _step(self, s: int) -> None:
+        self.step_with(self._X[:, s, ...], None if self._Z is None else self._Z[:, s, ...])
+
+    def order_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Host (Q, R, T, v) from the current weights (Gram matrices / N)."""
+        xp, K = self.xp, self.model.K
+        G = self.be.to_numpy(xp.matmul(self.A, xp.permute_dims(self.A, (0, 2, 1)))).astype(
+            np.float64) / self.model.N
+        return (G[:, :K, :K], G[:, :K, K:], G[:, K:, K:],
+                self.be.to_numpy(self.v).astype(np.float64))
+
+    def max_qkk(self) -> np.ndarray:
+        """Host max_k Q_kk per member (cheap divergence check)."""
+        xp = self.xp
+        q = xp.max(xp.sum(self.W * self.W, axis=2), axis=1) / self.model.N
+        return self.be.to_numpy(q).astype(np.float64)
+
+    def weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Host (W, W*, v)."""
+        K = self.model.K
+        A = self.be.to_numpy(self.A).astype(np.float64)
+        return A[:, :K].copy(), A[:, K:].copy(), self.be.to_numpy(self.v).astype(np.float64)
+
+    def _freeze(self, mask: np.ndarray) -> None:
+        """Zero the student weights and v of frozen members: λ = 0 and v = 0 keep them at 0."""
+        xp = self.xp
+        keep = self._mask_array(~mask)
+        with np.errstate(all="ignore"):
+            self.A[:, : self.model.K, :] = xp.where(keep[:, None, None], self.W,
+                                                     xp.zeros_like(self.W))
+            self.v = xp.where(keep[:, None], self.v, xp.zeros_like(self.v))
