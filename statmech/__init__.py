@@ -20,7 +20,7 @@ from .fixed_points import (
 from .generalization import generalization_error, test_loss
 from .ode import DIVERGENCE_FACTOR, METHODS, integrate, ode_rhs
 from .order_parameters import PSD_RTOL, SYMMETRY_RTOL, OrderParameters
-from .simulate import SIMULATION_METHODS, ReconstructionWarning, simulate
+from .simulation import SIMULATION_METHODS, ReconstructionWarning, simulate
 from .trajectory import Trajectory
 from .weights_reconstruction import weights_from_order_parameters
 

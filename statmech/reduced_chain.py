@@ -78,18 +78,16 @@ class ReducedEngine(Engine):
     seeds : list of SeedSequence
     Q, R, T, v, v_star : ndarray
         Initial order parameters, shapes (E, K, K), (E, K, M), (E, M, M), (E, K), (E, M).
-    exact_norm : bool
-        ``False`` replaces the Gram matrix G by the identity (|x|²/N ≡ 1, cross terms 0): the
-        plausible-but-wrong chain used as the negative control of the tests. Never use it for
-        results.
     """
 
     block_steps = REDUCED_BLOCK_STEPS
     host_random = True
+    #: ``False`` replaces the Gram matrix G by the identity (|x|²/N ≡ 1, cross terms 0): the
+    #: plausible-but-wrong chain that the tests use as a negative control (by subclassing).
+    exact_norm = True
 
     def __init__(self, be: Backend, model: SGDModel, seeds: list, Q: np.ndarray,
-                 R: np.ndarray, T: np.ndarray, v: np.ndarray, v_star: np.ndarray,
-                 exact_norm: bool = True) -> None:
+                 R: np.ndarray, T: np.ndarray, v: np.ndarray, v_star: np.ndarray) -> None:
         super().__init__(be, model, seeds)
         dt = model.dtype
         self.Q = be.asarray(Q, dt)
@@ -99,7 +97,6 @@ class ReducedEngine(Engine):
         self.v_star = be.asarray(v_star, dt)[:, None, :]  # (E, 1, M)
         self._Th = be.asarray(_sym_pow(self.T, 0.5), dt)
         self._Tmh = be.asarray(_sym_pow(self.T, -0.5), dt)
-        self.exact_norm = exact_norm
         N, M, K, B = model.N, model.M, model.K, model.batch_size
         self._dof = N - M - K
         c = 1.0 / (B * N)
@@ -143,12 +140,13 @@ class ReducedEngine(Engine):
         blk["z"] = z
         self._blocks = blk
 
-    def step_with(self, a, b, G, z=None) -> None:
-        """One step from given standard normals a (E, B, M), b (E, B, K), Gram G (E, B, B).
+    def fields(self, a, b):
+        """Local fields (λ, ρ), shapes (E, B, K) and (E, B, M), from standard normals a, b.
 
-        ``G=None`` means the identity (the negative-control chain).
+        ρ = T^½ a and λ = R T^{-½} a + F b with F = V diag(√s), S = Q − R T⁻¹Rᵀ = V diag(s) Vᵀ
+        (module docstring); negative round-off eigenvalues of S are clipped to 0.
         """
-        xp, m = self.xp, self.model
+        xp = self.xp
         mT = xp.permute_dims
         La = xp.matmul(self.R, self._Tmh)  # R T^{-1/2}, (E, K, M)
         S = self.Q - xp.matmul(La, mT(La, (0, 2, 1)))
@@ -156,8 +154,17 @@ class ReducedEngine(Engine):
         s, V = xp.linalg.eigh(S)
         s = xp.where(s > 0, s, xp.zeros_like(s))
         F = V * xp.sqrt(s)[:, None, :]
-        rho = xp.matmul(a, self._Th)  # (E, B, M)
-        lam = xp.matmul(a, mT(La, (0, 2, 1))) + xp.matmul(b, mT(F, (0, 2, 1)))  # (E, B, K)
+        rho = xp.matmul(a, self._Th)  # (E, B, M); T^½ is symmetric
+        lam = xp.matmul(a, mT(La, (0, 2, 1))) + xp.matmul(b, mT(F, (0, 2, 1)))
+        return lam, rho
+
+    def update(self, lam, rho, G, z=None) -> None:
+        """Apply one SGD step given the fields and the batch Gram G = x_b·x_b'/N (E, B, B).
+
+        The exact update of (Q, R, v) in the module docstring; ``G=None`` means the identity.
+        """
+        xp, m = self.xp, self.model
+        mT = xp.permute_dims
         g_l = self.g_s(lam)
         y = xp.sum(self.v_star * self.g_t(rho), axis=2)  # (E, B)
         if z is not None:
@@ -178,6 +185,11 @@ class ReducedEngine(Engine):
         if m.train_second_layer:
             dv = self._c_v * xp.sum(g_l * delta[:, :, None], axis=1)
             self.v = d * self.v + dv if m.weight_decay > 0 else self.v + dv
+
+    def step_with(self, a, b, G, z=None) -> None:
+        """One step from standard normals a (E, B, M), b (E, B, K) and the Gram G (E, B, B)."""
+        lam, rho = self.fields(a, b)
+        self.update(lam, rho, G, z)
 
     def _step(self, s: int) -> None:
         blk = self._blocks

@@ -98,12 +98,7 @@ class Engine:
         self.g_s, self.dg_s = backend_activation(model.student, be)
         self.g_t, _ = backend_activation(model.teacher, be)
         self._rng_be = get_backend("numpy") if self.host_random else be
-        self._input_gens = self._rng_be.generators(
-            [child_seed(s, STREAM_INPUTS) for s in seeds])
-        self._noise_gens = (
-            self._rng_be.generators([child_seed(s, STREAM_NOISE) for s in seeds])
-            if model.noise > 0 else None
-        )
+        self._gens: tuple | None = None  # created on the first block (step_with needs none)
         self._pos = self.block_steps  # forces a draw on the first step
         self.frozen = np.zeros(self.E, dtype=bool)
 
@@ -120,6 +115,24 @@ class Engine:
             n -= m
             if progress is not None:
                 progress.update(m)
+
+    @property
+    def _input_gens(self) -> list:
+        return self._generators()[0]
+
+    @property
+    def _noise_gens(self) -> list | None:
+        return self._generators()[1]
+
+    def _generators(self) -> tuple:
+        if self._gens is None:
+            rb, seeds = self._rng_be, self.seeds
+            self._gens = (
+                rb.generators([child_seed(s, STREAM_INPUTS) for s in seeds]),
+                rb.generators([child_seed(s, STREAM_NOISE) for s in seeds])
+                if self.model.noise > 0 else None,
+            )
+        return self._gens
 
     def _noise_block(self, shape: tuple[int, ...]) -> Any:
         if self._noise_gens is None:

@@ -1,4 +1,4 @@
-"""The ODE against a plain online-SGD simulation of explicit networks (N = 2000).
+"""The ODE against the full-N Monte Carlo engine (explicit networks, N = 2000).
 
 Each of E members has its own teacher and student; the ODE is integrated as one batch started
 from each member's own measured initial order parameters, and the per-member differences
@@ -20,37 +20,14 @@ ALPHAS = np.array([1.0, 2.0, 5.0, 10.0, 20.0])
 
 
 def _simulate(seed):
-    """Plain online SGD (one fresh Gaussian sample per step), E networks side by side.
+    """``statmech.simulate(method="full")``: E explicit networks, plain online SGD.
 
-    w_k += (η/√N) v_k g'(λ_k) Δ x,  v_k += (η_v/N) g(λ_k) Δ  with Δ = y − ŷ, y noisy.
+    (The engine's single step is checked against a hand-written update in test_sgd_step.py.)
     """
-    rng = np.random.default_rng(seed)
-    Ws = rng.standard_normal((E, M, N))
-    W = rng.standard_normal((E, K, N))
-    v = np.ones((E, K))
-    vs = np.ones((E, M))
-    act = sm.get_activation("erf")
-    ops = [sm.OrderParameters.from_weights(W, Ws, v, vs)]
-    steps = np.rint(ALPHAS * N).astype(int)
-    sq = np.sqrt(N)
-    done, chunk = 0, 200
-    for target in steps:
-        while done < target:
-            n = min(chunk, target - done)
-            X = rng.standard_normal((n, E, N))
-            noise = SIGMA * rng.standard_normal((n, E))
-            for s in range(n):
-                x = X[s]
-                lam = np.einsum("ekn,en->ek", W, x) / sq
-                rho = np.einsum("emn,en->em", Ws, x) / sq
-                gl = act.g(lam)
-                delta = (act.g(rho) * vs).sum(1) + noise[s] - (gl * v).sum(1)
-                coef = (ETA / sq) * v * act.dg(lam) * delta[:, None]
-                v = v + (ETA_V / N) * gl * delta[:, None]
-                W += coef[:, :, None] * x[:, None, :]
-            done += n
-        ops.append(sm.OrderParameters.from_weights(W, Ws, v, vs))
-    return ops
+    ens = sm.simulate(N, K, M, eta=ETA, eta_v=ETA_V, train_second_layer=True, noise=SIGMA,
+                      alpha=np.concatenate([[0.0], ALPHAS]), ensemble=E, seed=seed)
+    assert np.all(ens.status == "ok")
+    return [ens.order_parameters(i) for i in range(ens.alpha.size)]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ decompositions), so the two engines start from identically distributed states.
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
@@ -405,7 +404,7 @@ def simulate(
     eg = np.full((E, n_out), np.nan)
     eg[ok] = eg_from_covariance(C[ok], u[ok], K, student, teacher_act)
     params = {
-        "N": N, "K": K, "M": M, "eta": eta, "eta_v": eta_v if train_second_layer else math.nan,
+        "N": N, "K": K, "M": M, "eta": eta, "eta_v": eta_v if train_second_layer else None,
         "train_second_layer": bool(train_second_layer), "noise": noise, "weight_decay": kappa,
         "batch_size": B, "method": method, "backend": be.name, "dtype": dtype, "seed": int(seed),
         "ensemble": E, "init_scale": init_scale, "init_v_scale": init_v_scale,
