@@ -62,10 +62,13 @@ def test_numpy_and_torch_agree_in_distribution(method):
     a = sm.simulate(30, 2, **kw, backend="numpy", seed=1)
     b = sm.simulate(30, 2, **kw, backend="torch", seed=2)
     p = []
+
+    def summaries(e, j):
+        return (e.eg[:, j], np.trace(e.Q[:, j], axis1=1, axis2=2),
+                np.trace(e.R[:, j], axis1=1, axis2=2))
+
     for j in (1, 2):
-        for x, y in ((a.eg[:, j], b.eg[:, j]),
-                     (np.trace(a.Q[:, j], axis1=1, axis2=2), np.trace(b.Q[:, j], axis1=1, axis2=2)),
-                     (np.trace(a.R[:, j], axis1=1, axis2=2), np.trace(b.R[:, j], axis1=1, axis2=2))):
+        for x, y in zip(summaries(a, j), summaries(b, j), strict=True):
             p.append(stats.ks_2samp(x, y).pvalue)
     assert min(p) > 0.0027 / len(p), p
 
