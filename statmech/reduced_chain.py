@@ -94,7 +94,7 @@ class ReducedEngine(Engine):
         self.R = be.asarray(R, dt)
         self.T = np.asarray(T, dtype=np.float64)
         self.v = be.asarray(v, dt)
-        self.v_star = be.asarray(v_star, dt)[:, None, :]  # (E, 1, M)
+        self.v_star = be.asarray(v_star, dt)[:, :, None]  # (E, M, 1)
         self._Th = be.asarray(_sym_pow(self.T, 0.5), dt)
         self._Tmh = be.asarray(_sym_pow(self.T, -0.5), dt)
         N, M, K, B = model.N, model.M, model.K, model.batch_size
@@ -104,6 +104,10 @@ class ReducedEngine(Engine):
         self._c_q2 = model.eta**2 * c / B
         self._c_v = model.eta_v * c
         self._blocks: dict = {}
+        self._decay = model.decay
+        self._eye = be.asarray(np.eye(K), dt)
+        self._floor = float(np.finfo(dt).eps) * max(
+            1.0, float(np.max(np.diagonal(Q, axis1=-2, axis2=-1), initial=0.0)))
 
     def _draw_block(self) -> None:
         m, be = self.model, self.be
@@ -120,7 +124,7 @@ class ReducedEngine(Engine):
             chi[e] = gen.chisquare(self._dof - np.arange(B), size=(Bk, B))
             if nw:
                 gen.standard_normal(out=off[e])
-        dt = m.dtype
+        dt, xp = m.dtype, self.xp
         blk = {"a": be.asarray(a, dt), "b": be.asarray(b, dt)}
         if not self.exact_norm:
             blk["G"] = None
@@ -136,27 +140,48 @@ class ReducedEngine(Engine):
             G = (a @ np.swapaxes(a, -1, -2) + b @ np.swapaxes(b, -1, -2)
                  + L @ np.swapaxes(L, -1, -2)) / m.N
             blk["G"] = be.asarray(G, dt)
+        # the teacher side does not depend on the student: whole block at once
+        blk["rho"] = xp.matmul(blk["a"], self._Th[:, None, ...])  # (E, Bk, B, M)
+        y = xp.matmul(self.g_t(blk["rho"]), self.v_star[:, None, :, :])  # (E, Bk, B, 1)
         z = self._noise_block((Bk, B))
-        blk["z"] = z
+        if z is not None:
+            y = y + m.noise * z[..., None]
+        blk["y"] = y
         self._blocks = blk
+
+    def _student_fields(self, a, b):
+        """λ = R T^{-½} a + F b with F Fᵀ = S = Q − R T⁻¹ Rᵀ (module docstring)."""
+        xp, mT = self.xp, self._mT
+        La = xp.matmul(self.R, self._Tmh)  # R T^{-1/2}
+        F = self._psd_factor(self.Q - xp.matmul(La, mT(La)))
+        return xp.matmul(a, mT(La)) + xp.matmul(b, mT(F))
+
+    def _psd_factor(self, S):
+        """A factor F with F Fᵀ = S for a batch of symmetric PSD matrices, singular included.
+
+        K = 1: √S. K = 2: the closed-form symmetric root √S = (S + √det S · 𝟙)/√(tr S + 2√det S)
+        (zero when S = 0). K >= 3: F = V diag(√s) from ``eigh`` (one triangle read). Negative
+        round-off (det S < 0, eigenvalues < 0) is clipped to 0. No Cholesky: S becomes singular
+        as the students specialise.
+        """
+        xp, K = self.xp, self.model.K
+        if K == 1:
+            return xp.sqrt(xp.maximum(S, 0.0))
+        if K == 2:
+            a, b, d = S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]
+            r = xp.sqrt(xp.maximum(a * d - b * b, 0.0))
+            t = xp.sqrt(xp.maximum(a + d + 2.0 * r, self._floor))
+            return (S + r[:, None, None] * self._eye) / t[:, None, None]
+        s, V = xp.linalg.eigh(S)
+        return V * xp.sqrt(xp.maximum(s, 0.0))[:, None, :]
 
     def fields(self, a, b):
         """Local fields (λ, ρ), shapes (E, B, K) and (E, B, M), from standard normals a, b.
 
         ρ = T^½ a and λ = R T^{-½} a + F b with F = V diag(√s), S = Q − R T⁻¹Rᵀ = V diag(s) Vᵀ
-        (module docstring); negative round-off eigenvalues of S are clipped to 0.
+        (module docstring).
         """
-        xp = self.xp
-        mT = xp.permute_dims
-        La = xp.matmul(self.R, self._Tmh)  # R T^{-1/2}, (E, K, M)
-        S = self.Q - xp.matmul(La, mT(La, (0, 2, 1)))
-        S = 0.5 * (S + mT(S, (0, 2, 1)))
-        s, V = xp.linalg.eigh(S)
-        s = xp.where(s > 0, s, xp.zeros_like(s))
-        F = V * xp.sqrt(s)[:, None, :]
-        rho = xp.matmul(a, self._Th)  # (E, B, M); T^½ is symmetric
-        lam = xp.matmul(a, mT(La, (0, 2, 1))) + xp.matmul(b, mT(F, (0, 2, 1)))
-        return lam, rho
+        return self._student_fields(a, b), self.xp.matmul(a, self._Th)
 
     def update(self, lam, rho, G, z=None) -> None:
         """Apply one SGD step given the fields and the batch Gram G = x_b·x_b'/N (E, B, B).
@@ -164,28 +189,37 @@ class ReducedEngine(Engine):
         The exact update of (Q, R, v) in the module docstring; ``G=None`` means the identity.
         """
         xp, m = self.xp, self.model
-        mT = xp.permute_dims
-        g_l = self.g_s(lam)
-        y = xp.sum(self.v_star * self.g_t(rho), axis=2)  # (E, B)
+        y = xp.matmul(self.g_t(rho), self.v_star)  # (E, B, 1)
         if z is not None:
-            y = y + m.noise * z
-        delta = y - xp.sum(self.v[:, None, :] * g_l, axis=2)
-        c = self.v[:, None, :] * self.dg_s(lam) * delta[:, :, None]  # (E, B, K)
-        ct = mT(c, (0, 2, 1))
-        d = m.decay
+            y = y + m.noise * z[..., None]
+        self._apply(lam, rho, y, G)
+
+    def _apply(self, lam, rho, y, G) -> None:
+        """The update from student fields (E, B, K), teacher fields, labels y (E, B, 1), G."""
+        xp, m, mT = self.xp, self.model, self._mT
+        g_l = self.g_s(lam)
+        delta = y - xp.matmul(g_l, self.v[:, :, None])  # (E, B, 1)
+        c = self.dg_s(lam) * (self.v[:, None, :] * delta)  # (E, B, K)
+        ct = mT(c)
         cl = xp.matmul(ct, lam)
-        cGc = xp.matmul(ct, c) if G is None else xp.matmul(ct, xp.matmul(G, c))
-        lin = self._c_r * (cl + mT(cl, (0, 2, 1)))
-        if m.weight_decay > 0:
+        if G is None:
+            cGc = xp.matmul(ct, c)
+        elif m.batch_size == 1:
+            cGc = G * xp.matmul(ct, c)
+        else:
+            cGc = xp.matmul(ct, xp.matmul(G, c))
+        lin = self._c_r * (cl + mT(cl))
+        dR = self._c_r * xp.matmul(ct, rho)
+        if self._decay != 1.0:
+            d = self._decay
             self.Q = d * d * self.Q + d * lin + self._c_q2 * cGc
-            self.R = d * self.R + self._c_r * xp.matmul(ct, rho)
+            self.R = d * self.R + dR
         else:
             self.Q = self.Q + lin + self._c_q2 * cGc
-            self.R = self.R + self._c_r * xp.matmul(ct, rho)
+            self.R = self.R + dR
         if m.train_second_layer:
-            dv = self._c_v * xp.sum(g_l * delta[:, :, None], axis=1)
-            self.v = d * self.v + dv if m.weight_decay > 0 else self.v + dv
-
+            dv = self._c_v * xp.matmul(mT(g_l), delta)[:, :, 0]
+            self.v = self._decay * self.v + dv if self._decay != 1.0 else self.v + dv
     def step_with(self, a, b, G, z=None) -> None:
         """One step from standard normals a (E, B, M), b (E, B, K) and the Gram G (E, B, B)."""
         lam, rho = self.fields(a, b)
@@ -193,9 +227,10 @@ class ReducedEngine(Engine):
 
     def _step(self, s: int) -> None:
         blk = self._blocks
+        a = blk["a"][:, s, ...]
         G = None if blk["G"] is None else blk["G"][:, s, ...]
-        z = None if blk["z"] is None else blk["z"][:, s, ...]
-        self.step_with(blk["a"][:, s, ...], blk["b"][:, s, ...], G, z)
+        self._apply(self._student_fields(a, blk["b"][:, s, ...]), blk["rho"][:, s, ...],
+                    blk["y"][:, s, ...], G)
 
     def order_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Host (Q, R, T, v)."""

@@ -97,6 +97,9 @@ class Engine:
         self.seeds = seeds
         self.g_s, self.dg_s = backend_activation(model.student, be)
         self.g_t, _ = backend_activation(model.teacher, be)
+        probe = be.asarray(np.zeros((1, 1, 1)))
+        self._mT = (lambda x: x.mT) if hasattr(probe, "mT") else (
+            lambda x: be.xp.permute_dims(x, (0, 2, 1)))  # matrix transpose of (E, r, c)
         self._rng_be = get_backend("numpy") if self.host_random else be
         self._gens: tuple | None = None  # created on the first block (step_with needs none)
         self._pos = self.block_steps  # forces a draw on the first step

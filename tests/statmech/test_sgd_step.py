@@ -95,7 +95,7 @@ def test_reduced_update_equals_gram_of_explicit_update(acts):
     np.testing.assert_allclose(Tr, T1, rtol=1e-12)
 
 
-def _field_map(eng):
+def _field_map(eng, K=K):
     """The linear map (a, b) -> (λ, ρ) of the chain, column by column (unit inputs)."""
     cols = []
     for j in range(M + K):
@@ -106,8 +106,9 @@ def _field_map(eng):
     return np.stack(cols, axis=-1)  # (E, K+M, M+K)
 
 
+@pytest.mark.parametrize("K", [1, 2, 3])  # closed forms for K <= 2, eigh for K >= 3
 @pytest.mark.parametrize("singular", [False, True])
-def test_reduced_fields_have_the_exact_covariance(singular):
+def test_reduced_fields_have_the_exact_covariance(singular, K):
     rng = np.random.default_rng(2)
     Ws = rng.standard_normal((E, M, N))
     if singular:  # students inside the teacher span (+ one duplicate): S has rank 0 or 1
@@ -116,9 +117,9 @@ def test_reduced_fields_have_the_exact_covariance(singular):
     else:
         W = rng.standard_normal((E, K, N))
     op = sm.OrderParameters.from_weights(W, Ws)
-    eng = ReducedEngine(get_backend("numpy"), _model(), member_seeds(0, E), op.Q, op.R, op.T,
-                        np.ones((E, K)), np.ones((E, M)))
-    L = _field_map(eng)
+    eng = ReducedEngine(get_backend("numpy"), _model(K=K), member_seeds(0, E), op.Q, op.R,
+                        op.T, np.ones((E, K)), np.ones((E, M)))
+    L = _field_map(eng, K)
     C = np.concatenate([np.concatenate([op.Q, op.R], -1),
                         np.concatenate([np.swapaxes(op.R, -1, -2), op.T], -1)], -2)
     scale = np.abs(C).max()

@@ -1,0 +1,124 @@
+"""Benchmark of the Monte Carlo engines (issue 3). Prints network-steps per second.
+
+(a) drawing the inputs alone, with the engine's generator and block layout;
+(b) the full-N engine (``simulate(method="full")``'s stepping) for E = 1, 16, 128;
+(c) a plain per-sample NumPy loop over one network (one fresh x per step);
+(d) the reduced chain at the same sizes.
+
+At N = 500 and N = 10⁴, K = M = 2, erf, B = 1, float64, NumPy backend (``--backend torch`` and
+``--dtype float32`` to compare). Each number is the best of ``--repeat`` timed runs of at least
+``--seconds`` seconds. Usage: ``python scripts/bench_simulate.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from scipy.special import erf
+
+from statmech.backend import get_backend, member_seeds
+from statmech.reduced_chain import ReducedEngine
+from statmech.sgd_engine import STREAM_INPUTS, SGDModel, child_seed
+from statmech.sgd_full import FullEngine, full_block_steps
+
+K = M = 2
+
+
+def _model(N, dtype):
+    return SGDModel(N=N, K=K, M=M, eta=0.5, eta_v=0.0, noise=0.0, weight_decay=0.0,
+                    batch_size=1, train_second_layer=False, student="erf", teacher="erf",
+                    dtype=dtype)
+
+
+def _rate(run, min_seconds, repeat):
+    """Best steps/s of ``run(n)`` (which takes n steps), n grown until it lasts min_seconds."""
+    n = 1
+    while True:
+        t = time.perf_counter()
+        run(n)
+        dt = time.perf_counter() - t
+        if dt >= min_seconds:
+            break
+        n = int(n * min(max(2.0, 1.2 * min_seconds / max(dt, 1e-6)), 100))
+    best = n / dt
+    for _ in range(repeat - 1):
+        t = time.perf_counter()
+        run(n)
+        best = max(best, n / (time.perf_counter() - t))
+    return best
+
+
+def bench_draw(be, N, E, dtype, sec, rep):
+    gens = be.generators([child_seed(s, STREAM_INPUTS) for s in member_seeds(0, E)])
+    bk = full_block_steps(N, 1)
+
+    def run(n):
+        for _ in range(-(-n // bk)):
+            be.normal_block(gens, (bk, 1, N), dtype)
+    return _rate(run, sec, rep) * E
+
+
+def bench_full(be, N, E, dtype, sec, rep):
+    rng = np.random.default_rng(0)
+    eng = FullEngine(be, _model(N, dtype), member_seeds(0, E), rng.standard_normal((E, K, N)),
+                     rng.standard_normal((E, M, N)), np.ones((E, K)), np.ones((E, M)))
+    return _rate(eng.advance, sec, rep) * E
+
+
+def bench_reduced(be, N, E, dtype, sec, rep):
+    from statmech.order_parameters import OrderParameters
+
+    op = OrderParameters.random(K, M, N, size=E, seed=0)
+    eng = ReducedEngine(be, _model(N, dtype), member_seeds(0, E), op.Q, op.R, op.T,
+                        np.ones((E, K)), np.ones((E, M)))
+    return _rate(eng.advance, sec, rep) * E
+
+
+def bench_plain_loop(N, sec, rep):
+    """One network, one fresh x per step, written the obvious way."""
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((K, N))
+    Ws = rng.standard_normal((M, N))
+    v = np.ones(K)
+    vs = np.ones(M)
+    sq = np.sqrt(N)
+
+    def run(n):
+        nonlocal W
+        for _ in range(n):
+            x = rng.standard_normal(N)
+            lam = W @ x / sq
+            rho = Ws @ x / sq
+            delta = vs @ erf(rho / np.sqrt(2)) - v @ erf(lam / np.sqrt(2))
+            W += (0.5 / sq) * np.outer(v * np.sqrt(2 / np.pi) * np.exp(-lam**2 / 2) * delta, x)
+    return _rate(run, sec, rep)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backend", default="numpy")
+    ap.add_argument("--dtype", default="float64")
+    ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="shorter timings (noisier)")
+    a = ap.parse_args()
+    sec, rep = (0.3, 1) if a.quick else (a.seconds, a.repeat)
+    be = get_backend(a.backend, "cpu" if a.backend == "torch" else None)
+    print(f"backend={a.backend} dtype={a.dtype} K=M={K} erf B=1; network-steps per second")
+    print(f"{'N':>6} {'E':>4} {'(a) draw':>11} {'(b) full':>11} {'b/a':>6} {'(c) loop':>11} "
+          f"{'(d) reduced':>12} {'d/b':>7}")
+    for N in (500, 10_000):
+        loop = bench_plain_loop(N, sec, rep)
+        for E in (1, 16, 128):
+            draw = bench_draw(be, N, E, a.dtype, sec, rep)
+            full = bench_full(be, N, E, a.dtype, sec, rep)
+            red = bench_reduced(be, N, E, a.dtype, sec, rep)
+            print(f"{N:>6} {E:>4} {draw:>11.4g} {full:>11.4g} {draw / full:>6.2f} "
+                  f"{loop if E == 1 else float('nan'):>11.4g} {red:>12.4g} {red / full:>7.1f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
