@@ -90,13 +90,15 @@ class ReducedEngine(Engine):
                  R: np.ndarray, T: np.ndarray, v: np.ndarray, v_star: np.ndarray) -> None:
         super().__init__(be, model, seeds)
         dt = model.dtype
-        self.Q = be.asarray(Q, dt)
-        self.R = be.asarray(R, dt)
         self.T = np.asarray(T, dtype=np.float64)
-        self.v = be.asarray(v, dt)
-        self.v_star = be.asarray(v_star, dt)[:, :, None]  # (E, M, 1)
         self._Th = be.asarray(_sym_pow(self.T, 0.5), dt)
         self._Tmh = be.asarray(_sym_pow(self.T, -0.5), dt)
+        self.Q = be.asarray(Q, dt)
+        # state: R̃ = R T^{-½}, so that λ = R̃ a + F b and S = Q − R̃ R̃ᵀ; since ρ T^{-½} = a, the
+        # update R' = R + (η/(BN)) Σ c ρᵀ reads R̃' = R̃ + (η/(BN)) Σ c aᵀ (no T per step)
+        self.Rt = be.asarray(np.asarray(R, dtype=np.float64) @ _sym_pow(self.T, -0.5), dt)
+        self.v = be.asarray(v, dt)
+        self.v_star = be.asarray(v_star, dt)[:, :, None]  # (E, M, 1)
         N, M, K, B = model.N, model.M, model.K, model.batch_size
         self._dof = N - M - K
         c = 1.0 / (B * N)
@@ -109,8 +111,14 @@ class ReducedEngine(Engine):
         self._floor = float(np.finfo(dt).eps) * max(
             1.0, float(np.max(np.diagonal(Q, axis1=-2, axis2=-1), initial=0.0)))
 
+    @property
+    def R(self):
+        """R = R̃ T^½ (backend array)."""
+        return self.xp.matmul(self.Rt, self._Th)
+
     def _draw_block(self) -> None:
-        m, be = self.model, self.be
+        """Host draws for the next block, stored step-major: arrays (Bk, E, ...)."""
+        m, be, xp = self.model, self.be, self.xp
         Bk, B, K, M = self.block_steps, m.batch_size, m.K, m.M
         E = self.E
         a = np.empty((E, Bk, B, M))
@@ -124,13 +132,17 @@ class ReducedEngine(Engine):
             chi[e] = gen.chisquare(self._dof - np.arange(B), size=(Bk, B))
             if nw:
                 gen.standard_normal(out=off[e])
-        dt, xp = m.dtype, self.xp
-        blk = {"a": be.asarray(a, dt), "b": be.asarray(b, dt)}
+        dt = m.dtype
+
+        def put(arr):  # (E, Bk, ...) host -> (Bk, E, ...) backend, contiguous per step
+            return be.asarray(np.ascontiguousarray(np.swapaxes(arr, 0, 1)), dt)
+
+        blk = {"a": put(a), "b": put(b)}
         if not self.exact_norm:
             blk["G"] = None
         elif B == 1:
             nrm = (np.sum(a * a, axis=-1) + np.sum(b * b, axis=-1) + chi) / m.N  # (E, Bk, 1)
-            blk["G"] = be.asarray(nrm[..., None], dt)  # (E, Bk, 1, 1)
+            blk["G"] = put(nrm[..., None])  # (Bk, E, 1, 1)
         else:
             L = np.zeros((E, Bk, B, B))
             idx = np.arange(B)
@@ -139,30 +151,33 @@ class ReducedEngine(Engine):
             L[..., rows, cols] = off
             G = (a @ np.swapaxes(a, -1, -2) + b @ np.swapaxes(b, -1, -2)
                  + L @ np.swapaxes(L, -1, -2)) / m.N
-            blk["G"] = be.asarray(G, dt)
-        # the teacher side does not depend on the student: whole block at once
-        blk["rho"] = xp.matmul(blk["a"], self._Th[:, None, ...])  # (E, Bk, B, M)
-        y = xp.matmul(self.g_t(blk["rho"]), self.v_star[:, None, :, :])  # (E, Bk, B, 1)
-        z = self._noise_block((Bk, B))
-        if z is not None:
-            y = y + m.noise * z[..., None]
+            blk["G"] = put(G)
+        # the teacher side does not depend on the student: labels for the whole block at once
+        y = xp.matmul(self.g_t(xp.matmul(blk["a"], self._Th)), self.v_star)  # (Bk, E, B, 1)
+        if self._noise_gens is not None:  # host draws, (E, Bk, B)
+            z = self._rng_be.normal_block(self._noise_gens, (Bk, B), "float64")
+            y = y + m.noise * put(z)[..., None]
         blk["y"] = y
         self._blocks = blk
 
     def _student_fields(self, a, b):
-        """λ = R T^{-½} a + F b with F Fᵀ = S = Q − R T⁻¹ Rᵀ (module docstring)."""
+        """λ = R̃ a + F b with F Fᵀ = S = Q − R̃ R̃ᵀ (module docstring), shape (E, B, K)."""
         xp, mT = self.xp, self._mT
-        La = xp.matmul(self.R, self._Tmh)  # R T^{-1/2}
-        F = self._psd_factor(self.Q - xp.matmul(La, mT(La)))
-        return xp.matmul(a, mT(La)) + xp.matmul(b, mT(F))
+        RtT = mT(self.Rt)
+        F = self._psd_factor(self.Q - xp.matmul(self.Rt, RtT))
+        return xp.matmul(a, RtT) + xp.matmul(b, mT(F))
 
     def _psd_factor(self, S):
         """A factor F with F Fᵀ = S for a batch of symmetric PSD matrices, singular included.
 
-        K = 1: √S. K = 2: the closed-form symmetric root √S = (S + √det S · 𝟙)/√(tr S + 2√det S)
-        (zero when S = 0). K >= 3: F = V diag(√s) from ``eigh`` (one triangle read). Negative
-        round-off (det S < 0, eigenvalues < 0) is clipped to 0. No Cholesky: S becomes singular
-        as the students specialise.
+        K = 1: √S. K = 2: the closed-form symmetric root
+        √S = (S + √det S · 𝟙)/√(tr S + 2√det S), with tr S + 2√det S floored at
+        ε·max(1, max Q_kk(0)) so that an S that is zero up to round-off gives F ≈ 0 (error
+        O(√ε), the accuracy of any square root of round-off).
+        K >= 3: F = V diag(√s) from ``eigh``, which reads one triangle (Q stays exactly
+        symmetric: its updates are symmetric term by term). Negative round-off (det S < 0,
+        eigenvalues < 0) is clipped to 0. No Cholesky: S becomes singular as the students
+        specialise.
         """
         xp, K = self.xp, self.model.K
         if K == 1:
@@ -178,8 +193,7 @@ class ReducedEngine(Engine):
     def fields(self, a, b):
         """Local fields (λ, ρ), shapes (E, B, K) and (E, B, M), from standard normals a, b.
 
-        ρ = T^½ a and λ = R T^{-½} a + F b with F = V diag(√s), S = Q − R T⁻¹Rᵀ = V diag(s) Vᵀ
-        (module docstring).
+        ρ = T^½ a and λ = R T^{-½} a + F b with F Fᵀ = S = Q − R T⁻¹Rᵀ (module docstring).
         """
         return self._student_fields(a, b), self.xp.matmul(a, self._Th)
 
@@ -192,34 +206,31 @@ class ReducedEngine(Engine):
         y = xp.matmul(self.g_t(rho), self.v_star)  # (E, B, 1)
         if z is not None:
             y = y + m.noise * z[..., None]
-        self._apply(lam, rho, y, G)
+        self._apply(lam, xp.matmul(rho, self._Tmh), y, G)
 
-    def _apply(self, lam, rho, y, G) -> None:
-        """The update from student fields (E, B, K), teacher fields, labels y (E, B, 1), G."""
-        xp, m, mT = self.xp, self.model, self._mT
-        g_l = self.g_s(lam)
+    def _apply(self, lam, a, y, G) -> None:
+        """The update from student fields λ (E, B, K), teacher normals a = ρ T^{-½}
+        (E, B, M), labels y (E, B, 1) and the Gram G (E, B, B) (None: identity)."""
+        xp, m, mT, K = self.xp, self.model, self._mT, self.model.K
+        g_l, dg_l = self.g_dg_s(lam)
         delta = y - xp.matmul(g_l, self.v[:, :, None])  # (E, B, 1)
-        c = self.dg_s(lam) * (self.v[:, None, :] * delta)  # (E, B, K)
-        ct = mT(c)
-        cl = xp.matmul(ct, lam)
-        if G is None:
-            cGc = xp.matmul(ct, c)
-        elif m.batch_size == 1:
-            cGc = G * xp.matmul(ct, c)
-        else:
-            cGc = xp.matmul(ct, xp.matmul(G, c))
+        c = dg_l * (self.v[:, None, :] * delta)  # (E, B, K)
+        P = xp.matmul(mT(c), xp.concat([lam, c, a], axis=2))  # cᵀλ | cᵀc | cᵀa
+        cl, cc, ca = P[:, :, :K], P[:, :, K:2 * K], P[:, :, 2 * K:]
+        if G is not None:
+            cc = G * cc if m.batch_size == 1 else xp.matmul(mT(c), xp.matmul(G, c))
         lin = self._c_r * (cl + mT(cl))
-        dR = self._c_r * xp.matmul(ct, rho)
         if self._decay != 1.0:
             d = self._decay
-            self.Q = d * d * self.Q + d * lin + self._c_q2 * cGc
-            self.R = d * self.R + dR
+            self.Q = d * d * self.Q + d * lin + self._c_q2 * cc
+            self.Rt = d * self.Rt + self._c_r * ca
         else:
-            self.Q = self.Q + lin + self._c_q2 * cGc
-            self.R = self.R + dR
+            self.Q = self.Q + lin + self._c_q2 * cc
+            self.Rt = self.Rt + self._c_r * ca
         if m.train_second_layer:
             dv = self._c_v * xp.matmul(mT(g_l), delta)[:, :, 0]
             self.v = self._decay * self.v + dv if self._decay != 1.0 else self.v + dv
+
     def step_with(self, a, b, G, z=None) -> None:
         """One step from standard normals a (E, B, M), b (E, B, K) and the Gram G (E, B, B)."""
         lam, rho = self.fields(a, b)
@@ -227,16 +238,16 @@ class ReducedEngine(Engine):
 
     def _step(self, s: int) -> None:
         blk = self._blocks
-        a = blk["a"][:, s, ...]
-        G = None if blk["G"] is None else blk["G"][:, s, ...]
-        self._apply(self._student_fields(a, blk["b"][:, s, ...]), blk["rho"][:, s, ...],
-                    blk["y"][:, s, ...], G)
+        a = blk["a"][s, ...]
+        self._apply(self._student_fields(a, blk["b"][s, ...]), a, blk["y"][s, ...],
+                    None if blk["G"] is None else blk["G"][s, ...])
 
     def order_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Host (Q, R, T, v)."""
         be = self.be
         Q = be.to_numpy(self.Q).astype(np.float64)
-        return (0.5 * (Q + np.swapaxes(Q, -1, -2)), be.to_numpy(self.R).astype(np.float64),
+        return (0.5 * (Q + np.swapaxes(Q, -1, -2)),
+                be.to_numpy(self.Rt).astype(np.float64) @ _sym_pow(self.T, 0.5),
                 self.T.copy(), be.to_numpy(self.v).astype(np.float64))
 
     def max_qkk(self) -> np.ndarray:
@@ -251,6 +262,6 @@ class ReducedEngine(Engine):
         keep = self._mask_array(~mask)
         with np.errstate(all="ignore"):
             self.Q = xp.where(keep[:, None, None], self.Q, xp.zeros_like(self.Q))
-            self.R = xp.where(keep[:, None, None], self.R, xp.zeros_like(self.R))
+            self.Rt = xp.where(keep[:, None, None], self.Rt, xp.zeros_like(self.Rt))
             self.v = xp.where(keep[:, None], self.v, xp.zeros_like(self.v))
 

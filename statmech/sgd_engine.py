@@ -33,19 +33,28 @@ def child_seed(ss: np.random.SeedSequence, stream: int) -> np.random.SeedSequenc
     return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (stream,))
 
 
-def backend_activation(name: str, be: Backend) -> tuple[Callable, Callable]:
-    """(g, g') of an activation on backend arrays (same definitions as :mod:`activations`).
+def backend_activation(name: str, be: Backend) -> tuple[Callable, Callable, Callable]:
+    """(g, g', x ↦ (g(x), g'(x))) of an activation on backend arrays.
 
-    erf: g(x) = erf(x/√2), g'(x) = √(2/π) exp(−x²/2); linear: x, 1; relu: max(x, 0), 1[x > 0].
+    The same definitions as :mod:`statmech.activations`: erf: g(x) = erf(x/√2),
+    g'(x) = √(2/π) exp(−x²/2); linear: x, 1; relu: max(x, 0), 1[x > 0].
     """
     xp = be.xp
     if name == "erf":
-        return (lambda x: be.erf(x * _INV_SQRT2)), (lambda x: _SQRT2_PI * xp.exp(-0.5 * x * x))
+        def g_dg(x):
+            u = x * _INV_SQRT2
+            return be.erf(u), _SQRT2_PI * xp.exp(-(u * u))
+
+        return (lambda x: be.erf(x * _INV_SQRT2)), (
+            lambda x: _SQRT2_PI * xp.exp(-0.5 * x * x)), g_dg
     if name == "linear":
-        return (lambda x: x), (lambda x: xp.ones_like(x))
+        return (lambda x: x), (lambda x: xp.ones_like(x)), (lambda x: (x, xp.ones_like(x)))
     if name == "relu":
-        return (lambda x: xp.where(x > 0, x, xp.zeros_like(x))), (
-            lambda x: xp.astype(x > 0, x.dtype))
+        def relu_g_dg(x):
+            pos = x > 0
+            return xp.where(pos, x, 0.0), xp.astype(pos, x.dtype)
+
+        return (lambda x: xp.maximum(x, 0.0)), (lambda x: xp.astype(x > 0, x.dtype)), relu_g_dg
     raise ValueError(f"unknown activation {name!r}")  # pragma: no cover - validated upstream
 
 
@@ -95,8 +104,8 @@ class Engine:
         self.model = model
         self.E = len(seeds)
         self.seeds = seeds
-        self.g_s, self.dg_s = backend_activation(model.student, be)
-        self.g_t, _ = backend_activation(model.teacher, be)
+        self.g_s, self.dg_s, self.g_dg_s = backend_activation(model.student, be)
+        self.g_t = backend_activation(model.teacher, be)[0]
         probe = be.asarray(np.zeros((1, 1, 1)))
         self._mT = (lambda x: x.mT) if hasattr(probe, "mT") else (
             lambda x: be.xp.permute_dims(x, (0, 2, 1)))  # matrix transpose of (E, r, c)
@@ -138,10 +147,10 @@ class Engine:
         return self._gens
 
     def _noise_block(self, shape: tuple[int, ...]) -> Any:
+        """Label-noise standard normals (E, *shape) from the members' noise streams."""
         if self._noise_gens is None:
             return None
-        z = self._rng_be.normal_block(self._noise_gens, shape, self.model.dtype)
-        return self.be.asarray(z, self.model.dtype) if self.host_random else z
+        return self.be.normal_block(self._noise_gens, shape, self.model.dtype)
 
     def freeze(self, mask: np.ndarray) -> None:
         """Stop members (diverged): their state is reset to a finite inert value."""

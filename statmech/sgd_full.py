@@ -52,6 +52,7 @@ class FullEngine(Engine):
         B = model.batch_size
         self._c_w = model.eta / (B * math.sqrt(model.N))
         self._c_v = model.eta_v / (B * model.N)
+        self._decay = model.decay
         self._X = None
         self._Z = None
         del xp
@@ -64,21 +65,24 @@ class FullEngine(Engine):
 
     def step_with(self, x, z=None) -> None:
         """One SGD step on given inputs x (E, B, N) and label noise z (E, B) (None: no noise)."""
-        xp, m, K = self.xp, self.model, self.model.K
-        f = xp.matmul(self.A, xp.permute_dims(x, (0, 2, 1))) * self._inv_sqrt_n  # (E, K+M, B)
-        lam = f[:, :K, :]
-        g_l = self.g_s(lam)
-        y = xp.sum(self.v_star * self.g_t(f[:, K:, :]), axis=1)  # (E, B)
+        xp, m, K, mT = self.xp, self.model, self.model.K, self._mT
+        f = xp.matmul(x, mT(self.A)) * self._inv_sqrt_n  # (E, B, K+M): all fields at once
+        lam = f[:, :, :K]
+        g_l, dg_l = self.g_dg_s(lam)
+        y = xp.matmul(self.g_t(f[:, :, K:]), self.v_star)  # (E, B, 1)
         if z is not None:
-            y = y + m.noise * z
-        delta = y - xp.sum(self.v[:, :, None] * g_l, axis=1)  # (E, B)
-        coef = (self._c_w * self.v)[:, :, None] * self.dg_s(lam) * delta[:, None, :]
-        if m.weight_decay > 0:
-            self.W *= m.decay
-        self.W += xp.matmul(coef, x)  # (E, K, B) @ (E, B, N)
+            y = y + m.noise * z[:, :, None]
+        delta = y - xp.matmul(g_l, self.v[:, :, None])  # (E, B, 1)
+        coef = dg_l * ((self._c_w * self.v)[:, None, :] * delta)  # (E, B, K)
+        if self._decay != 1.0:
+            self.W *= self._decay
+        if m.batch_size == 1:
+            self.W += mT(coef) * x  # (E, K, 1) * (E, 1, N): an outer product per member
+        else:
+            self.W += xp.matmul(mT(coef), x)  # (E, K, B) @ (E, B, N)
         if m.train_second_layer:
-            dv = self._c_v * xp.sum(g_l * delta[:, None, :], axis=2)
-            self.v = m.decay * self.v + dv if m.weight_decay > 0 else self.v + dv
+            dv = self._c_v * xp.matmul(mT(g_l), delta)[:, :, 0]
+            self.v = self._decay * self.v + dv if self._decay != 1.0 else self.v + dv
 
     def _step(self, s: int) -> None:
         self.step_with(self._X[:, s, ...], None if self._Z is None else self._Z[:, s, ...])
