@@ -32,12 +32,28 @@ def _model(N, dtype):
                     dtype=dtype)
 
 
-def _rate(run, min_seconds, repeat):
+def _synchronizer(be):
+    """A function that waits for queued GPU work (a no-op on the CPU)."""
+    if be.name == "torch" and be.device.type == "cuda":
+        import torch
+
+        return torch.cuda.synchronize
+    if be.name == "cupy":
+        import cupy
+
+        return cupy.cuda.Device(be.device).synchronize
+    return lambda: None
+
+
+def _rate(run, min_seconds, repeat, sync=lambda: None):
     """Best steps/s of ``run(n)`` (which takes n steps), n grown until it lasts min_seconds."""
     n = 1
+    run(1)  # warm-up (first block draw, kernel compilation)
+    sync()
     while True:
         t = time.perf_counter()
         run(n)
+        sync()
         dt = time.perf_counter() - t
         if dt >= min_seconds:
             break
@@ -46,34 +62,35 @@ def _rate(run, min_seconds, repeat):
     for _ in range(repeat - 1):
         t = time.perf_counter()
         run(n)
+        sync()
         best = max(best, n / (time.perf_counter() - t))
     return best
 
 
-def bench_draw(be, N, E, dtype, sec, rep):
+def bench_draw(be, N, E, dtype, sec, rep, sync=lambda: None):
     gens = be.generators([child_seed(s, STREAM_INPUTS) for s in member_seeds(0, E)])
-    bk = full_block_steps(N, 1)
+    bk = full_block_steps(N, 1, be.is_gpu)
 
     def run(n):
         for _ in range(-(-n // bk)):
             be.normal_block(gens, (bk, 1, N), dtype)
-    return _rate(run, sec, rep) * E
+    return _rate(run, sec, rep, sync) * E
 
 
-def bench_full(be, N, E, dtype, sec, rep):
+def bench_full(be, N, E, dtype, sec, rep, sync=lambda: None):
     rng = np.random.default_rng(0)
     eng = FullEngine(be, _model(N, dtype), member_seeds(0, E), rng.standard_normal((E, K, N)),
                      rng.standard_normal((E, M, N)), np.ones((E, K)), np.ones((E, M)))
-    return _rate(eng.advance, sec, rep) * E
+    return _rate(eng.advance, sec, rep, sync) * E
 
 
-def bench_reduced(be, N, E, dtype, sec, rep):
+def bench_reduced(be, N, E, dtype, sec, rep, sync=lambda: None):
     from statmech.order_parameters import OrderParameters
 
     op = OrderParameters.random(K, M, N, size=E, seed=0)
     eng = ReducedEngine(be, _model(N, dtype), member_seeds(0, E), op.Q, op.R, op.T,
                         np.ones((E, K)), np.ones((E, M)))
-    return _rate(eng.advance, sec, rep) * E
+    return _rate(eng.advance, sec, rep, sync) * E
 
 
 def bench_plain_loop(N, sec, rep):
@@ -100,21 +117,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default="numpy")
     ap.add_argument("--dtype", default="float64")
+    ap.add_argument("--device", default=None, help="torch device (default cpu) or CuPy GPU index")
+    ap.add_argument("--ensembles", default="1,16,128", help="comma-separated E values")
+    ap.add_argument("--no-loop", action="store_true", help="skip the plain NumPy loop (c)")
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="shorter timings (noisier)")
     a = ap.parse_args()
     sec, rep = (0.3, 1) if a.quick else (a.seconds, a.repeat)
-    be = get_backend(a.backend, "cpu" if a.backend == "torch" else None)
+    device = a.device if a.device is not None else ("cpu" if a.backend == "torch" else None)
+    be = get_backend(a.backend, device)
+    sync = _synchronizer(be)
     print(f"backend={a.backend} dtype={a.dtype} K=M={K} erf B=1; network-steps per second")
     print(f"{'N':>6} {'E':>4} {'(a) draw':>11} {'(b) full':>11} {'b/a':>6} {'(c) loop':>11} "
           f"{'(d) reduced':>12} {'d/b':>7}")
     for N in (500, 10_000):
-        loop = bench_plain_loop(N, sec, rep)
-        for E in (1, 16, 128):
-            draw = bench_draw(be, N, E, a.dtype, sec, rep)
-            full = bench_full(be, N, E, a.dtype, sec, rep)
-            red = bench_reduced(be, N, E, a.dtype, sec, rep)
+        loop = float("nan") if a.no_loop else bench_plain_loop(N, sec, rep)
+        for E in (int(e) for e in a.ensembles.split(",")):
+            draw = bench_draw(be, N, E, a.dtype, sec, rep, sync)
+            full = bench_full(be, N, E, a.dtype, sec, rep, sync)
+            red = bench_reduced(be, N, E, a.dtype, sec, rep, sync)
             print(f"{N:>6} {E:>4} {draw:>11.4g} {full:>11.4g} {draw / full:>6.2f} "
                   f"{loop if E == 1 else float('nan'):>11.4g} {red:>12.4g} {red / full:>7.1f}",
                   flush=True)

@@ -77,7 +77,13 @@ class Backend:
             return np.asarray(x, dtype=dtype)
         if self.name == "array-api-strict":
             return self.xp.asarray(np.asarray(x, dtype=dtype))
-        return self.xp.asarray(np.asarray(x), dtype=self.dtype(dtype), device=self.device)
+        if self.name == "cupy":
+            import cupy
+
+            with cupy.cuda.Device(self.device):
+                return cupy.asarray(np.asarray(x, dtype=dtype))
+        # a copy: torch warns on (and must not share) read-only NumPy buffers
+        return self.xp.asarray(np.array(x, dtype=dtype), device=self.device)
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """A NumPy copy of a backend array."""
@@ -90,6 +96,11 @@ class Backend:
         import cupy
 
         return cupy.asnumpy(x)
+
+    @property
+    def is_gpu(self) -> bool:
+        """Whether arrays live on a GPU (CuPy, or torch on CUDA)."""
+        return self.name == "cupy" or (self.name == "torch" and self.device.type == "cuda")
 
     def erf(self, x: Any) -> Any:
         """The error function, elementwise (not part of the array API standard)."""
@@ -126,7 +137,8 @@ class Backend:
             return out
         import cupy
 
-        return cupy.stack([g.standard_normal(shape, dtype=dtype) for g in generators])
+        with cupy.cuda.Device(self.device):
+            return cupy.stack([g.standard_normal(shape, dtype=dtype) for g in generators])
 
     def generators(self, seeds: list) -> list:
         """One generator per SeedSequence, on this backend's device."""

@@ -5,7 +5,7 @@ draws B fresh inputs x ~ N(0, I_N) per member, computes all K + M local fields w
 matrix product, and applies the update of :class:`statmech.sgd_engine.SGDModel` to W (and v).
 Per step and member this costs about (4K + 2M)·N·B flops plus N·B Gaussian draws
 (``ode_theory.md`` §6.2); the draws dominate on the CPU. Inputs are drawn per member in blocks
-of ``max(1, 2**16 // (B N))`` steps.
+of :func:`full_block_steps` steps.
 """
 
 from __future__ import annotations
@@ -20,9 +20,13 @@ from .sgd_engine import Engine, SGDModel
 __all__ = ["FullEngine"]
 
 
-def full_block_steps(N: int, B: int) -> int:
-    """Steps per random-number block of the full-N engine (independent of E)."""
-    return max(1, 2**16 // (B * N))
+def full_block_steps(N: int, B: int, gpu: bool = False) -> int:
+    """Steps per random-number block of the full-N engine (independent of E).
+
+    2¹⁶ numbers per member and block on the CPU; 2¹⁸ on a GPU, where each member's draw is a
+    kernel launch and larger blocks amortise it.
+    """
+    return max(1, (2**18 if gpu else 2**16) // (B * N))
 
 
 class FullEngine(Engine):
@@ -41,7 +45,7 @@ class FullEngine(Engine):
 
     def __init__(self, be: Backend, model: SGDModel, seeds: list, W: np.ndarray,
                  W_star: np.ndarray, v: np.ndarray, v_star: np.ndarray) -> None:
-        self.block_steps = full_block_steps(model.N, model.batch_size)
+        self.block_steps = full_block_steps(model.N, model.batch_size, be.is_gpu)
         super().__init__(be, model, seeds)
         xp, dt, K = self.xp, model.dtype, model.K
         self.A = be.asarray(np.concatenate([W, W_star], axis=1), dt)  # (E, K+M, N)

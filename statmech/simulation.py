@@ -334,7 +334,7 @@ def simulate(
         W0, Ws0, v_init = _init_full(E, K, M, N, seeds, Wt, init_in, init_scale, v0,
                                      init_v_scale)
         item = 4 if dtype == "float32" else 8
-        per_member = item * N * (3 * (K + M) + full_block_steps(N, B) * B)
+        per_member = item * N * (3 * (K + M) + full_block_steps(N, B, be.is_gpu) * B)
         default_chunk = max(1, _CHUNK_BYTES // per_member)
     else:
         Q0, R0, T0, v_init = _init_reduced(E, K, M, N, seeds, Wt, init_in, init_scale, v0,
