@@ -200,3 +200,16 @@ def test_progress_bar_draws_only_when_enabled():
         bar.update(5)
         bar.update(5)
     assert "100.0%" in loud.getvalue()
+
+
+def test_escape_times_per_member():
+    alpha = np.concatenate([[0.0], np.linspace(1.0, 300.0, 300)])
+    ens = sm.simulate(300, 2, eta=0.5, alpha=alpha, ensemble=8, method="reduced", seed=1)
+    t = ens.escape_time()
+    plateau = sm.plateau_height(2, eta=0.5)
+    assert t.shape == (8,) and np.all(np.isfinite(t))
+    for e in range(8):  # ε_g crosses half the plateau height at t[e] (linear interpolation)
+        i = np.searchsorted(ens.alpha, t[e])
+        assert ens.eg[e, i - 1] >= 0.5 * plateau >= ens.eg[e, i]
+    short = sm.simulate(500, 2, eta=0.5, alpha=np.linspace(0, 5, 6), ensemble=2, seed=1)
+    assert np.all(np.isnan(short.escape_time()))
