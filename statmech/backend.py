@@ -7,8 +7,8 @@ standard has no random numbers, so the backend adds a small shim: one generator 
 member, seeded from ``numpy.random.SeedSequence(seed).spawn(...)``. Member i's stream is the
 child with spawn key (i,), whatever the ensemble size or chunking, so a member's draws are
 bit-identical for a given seed, backend, device and dtype. (Arithmetic on GPUs may still differ in
-the last bits between batch shapes: cuBLAS and friends pick kernels by shape.) Across backends (and between CPU and
-CUDA in torch) the streams differ and agree only in distribution.
+the last bits between batch shapes: cuBLAS and friends pick kernels by shape.) Across backends
+(and between CPU and CUDA in torch) the streams differ and agree only in distribution.
 
 torch and CuPy are imported lazily here and nowhere else in :mod:`statmech`. CuPy counts as
 available only when ``cupy.is_available()`` (the package imports without a GPU).

@@ -137,7 +137,7 @@ class ReducedEngine(Engine):
         def put(arr):  # (E, Bk, ...) host -> (Bk, E, ...) backend, contiguous per step
             return be.asarray(np.ascontiguousarray(np.swapaxes(arr, 0, 1)), dt)
 
-        blk = {"a": put(a), "b": put(b)}
+        blk = {"a": put(a), "ab": put(np.concatenate([a, b], axis=-1))}
         if not self.exact_norm:
             blk["G"] = None
         elif B == 1:
@@ -160,12 +160,14 @@ class ReducedEngine(Engine):
         blk["y"] = y
         self._blocks = blk
 
-    def _student_fields(self, a, b):
-        """λ = R̃ a + F b with F Fᵀ = S = Q − R̃ R̃ᵀ (module docstring), shape (E, B, K)."""
+    def _student_fields(self, ab):
+        """λ = R̃ a + F b = [R̃ | F] (a, b) with F Fᵀ = S = Q − R̃ R̃ᵀ (module docstring).
+
+        ``ab`` (E, B, M + K) stacks a and b; the result has shape (E, B, K).
+        """
         xp, mT = self.xp, self._mT
-        RtT = mT(self.Rt)
-        F = self._psd_factor(self.Q - xp.matmul(self.Rt, RtT))
-        return xp.matmul(a, RtT) + xp.matmul(b, mT(F))
+        F = self._psd_factor(self.Q - xp.matmul(self.Rt, mT(self.Rt)))
+        return xp.matmul(ab, mT(xp.concat([self.Rt, F], axis=2)))
 
     def _psd_factor(self, S):
         """A factor F with F Fᵀ = S for a batch of symmetric PSD matrices, singular included.
@@ -195,7 +197,8 @@ class ReducedEngine(Engine):
 
         ρ = T^½ a and λ = R T^{-½} a + F b with F Fᵀ = S = Q − R T⁻¹Rᵀ (module docstring).
         """
-        return self._student_fields(a, b), self.xp.matmul(a, self._Th)
+        return (self._student_fields(self.xp.concat([a, b], axis=2)),
+                self.xp.matmul(a, self._Th))
 
     def update(self, lam, rho, G, z=None) -> None:
         """Apply one SGD step given the fields and the batch Gram G = x_b·x_b'/N (E, B, B).
@@ -238,8 +241,7 @@ class ReducedEngine(Engine):
 
     def _step(self, s: int) -> None:
         blk = self._blocks
-        a = blk["a"][s, ...]
-        self._apply(self._student_fields(a, blk["b"][s, ...]), a, blk["y"][s, ...],
+        self._apply(self._student_fields(blk["ab"][s, ...]), blk["a"][s, ...], blk["y"][s, ...],
                     None if blk["G"] is None else blk["G"][s, ...])
 
     def order_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
