@@ -103,7 +103,7 @@ class ReducedEngine(Engine):
         self._dof = N - M - K
         c = 1.0 / (B * N)
         self._c_r = model.eta * c
-        self._c_q2 = model.eta**2 * c / B
+        self._g_scale = model.eta / B  # the η²/(B²N) term is c_r · (η/B) · cᵀGc
         self._c_v = model.eta_v * c
         self._blocks: dict = {}
         self._decay = model.decay
@@ -142,7 +142,7 @@ class ReducedEngine(Engine):
             blk["G"] = None
         elif B == 1:
             nrm = (np.sum(a * a, axis=-1) + np.sum(b * b, axis=-1) + chi) / m.N  # (E, Bk, 1)
-            blk["G"] = put(nrm[..., None])  # (Bk, E, 1, 1)
+            blk["G"] = put(self._g_scale * nrm[..., None])  # (Bk, E, 1, 1), scaled by η/B
         else:
             L = np.zeros((E, Bk, B, B))
             idx = np.arange(B)
@@ -151,7 +151,7 @@ class ReducedEngine(Engine):
             L[..., rows, cols] = off
             G = (a @ np.swapaxes(a, -1, -2) + b @ np.swapaxes(b, -1, -2)
                  + L @ np.swapaxes(L, -1, -2)) / m.N
-            blk["G"] = put(G)
+            blk["G"] = put(self._g_scale * G)
         # the teacher side does not depend on the student: labels for the whole block at once
         y = xp.matmul(self.g_t(xp.matmul(blk["a"], self._Th)), self.v_star)  # (Bk, E, B, 1)
         if self._noise_gens is not None:  # host draws, (E, Bk, B)
@@ -209,28 +209,36 @@ class ReducedEngine(Engine):
         y = xp.matmul(self.g_t(rho), self.v_star)  # (E, B, 1)
         if z is not None:
             y = y + m.noise * z[..., None]
-        self._apply(lam, xp.matmul(rho, self._Tmh), y, G)
+        self._apply(lam, xp.matmul(rho, self._Tmh), y, None if G is None else self._g_scale * G)
 
     def _apply(self, lam, a, y, G) -> None:
-        """The update from student fields λ (E, B, K), teacher normals a = ρ T^{-½}
-        (E, B, M), labels y (E, B, 1) and the Gram G (E, B, B) (None: identity)."""
-        xp, m, mT, K = self.xp, self.model, self._mT, self.model.K
+        """The update from student fields λ (E, B, K), teacher normals a = ρ T^{-½} (E, B, M),
+        labels y (E, B, 1) and the Gram matrix pre-scaled by η/B, G' = (η/B)·G (E, B, B)
+        (None: the identity, i.e. G' = η/B).
+
+        With c' = (η/(BN)) cᵀ: R̃ += c' a, Q += c'λ + (c'λ)ᵀ + c' G' c (module docstring, R̃ = R
+        T^{-½}); for B = 1 the products are outer products, done as broadcasts.
+        """
+        xp, mT = self.xp, self._mT
         g_l, dg_l = self.g_dg_s(lam)
         delta = y - xp.matmul(g_l, self.v[:, :, None])  # (E, B, 1)
         c = dg_l * (self.v[:, None, :] * delta)  # (E, B, K)
-        P = xp.matmul(mT(c), xp.concat([lam, c, a], axis=2))  # cᵀλ | cᵀc | cᵀa
-        cl, cc, ca = P[:, :, :K], P[:, :, K:2 * K], P[:, :, 2 * K:]
-        if G is not None:
-            cc = G * cc if m.batch_size == 1 else xp.matmul(mT(c), xp.matmul(G, c))
-        lin = self._c_r * (cl + mT(cl))
+        ct = self._c_r * mT(c)  # (E, K, B)
+        if self.model.batch_size == 1:
+            cl, ca, quad = ct * lam, ct * a, ct * c
+            quad = quad * self._g_scale if G is None else G * quad
+        else:
+            cl, ca = xp.matmul(ct, lam), xp.matmul(ct, a)
+            quad = (xp.matmul(ct, c) * self._g_scale if G is None
+                    else xp.matmul(ct, xp.matmul(G, c)))
         if self._decay != 1.0:
             d = self._decay
-            self.Q = d * d * self.Q + d * lin + self._c_q2 * cc
-            self.Rt = d * self.Rt + self._c_r * ca
+            self.Q = d * d * self.Q + d * (cl + mT(cl)) + quad
+            self.Rt = d * self.Rt + ca
         else:
-            self.Q = self.Q + lin + self._c_q2 * cc
-            self.Rt = self.Rt + self._c_r * ca
-        if m.train_second_layer:
+            self.Q = self.Q + cl + mT(cl) + quad
+            self.Rt = self.Rt + ca
+        if self.model.train_second_layer:
             dv = self._c_v * xp.matmul(mT(g_l), delta)[:, :, 0]
             self.v = self._decay * self.v + dv if self._decay != 1.0 else self.v + dv
 

@@ -104,7 +104,7 @@ class Engine:
         self.model = model
         self.E = len(seeds)
         self.seeds = seeds
-        self.g_s, self.dg_s, self.g_dg_s = backend_activation(model.student, be)
+        self.g_dg_s = backend_activation(model.student, be)[2]
         self.g_t = backend_activation(model.teacher, be)[0]
         probe = be.asarray(np.zeros((1, 1, 1)))
         self._mT = (lambda x: x.mT) if hasattr(probe, "mT") else (

@@ -47,7 +47,7 @@ class FullEngine(Engine):
                  W_star: np.ndarray, v: np.ndarray, v_star: np.ndarray) -> None:
         self.block_steps = full_block_steps(model.N, model.batch_size, be.is_gpu)
         super().__init__(be, model, seeds)
-        xp, dt, K = self.xp, model.dtype, model.K
+        dt, K = model.dtype, model.K
         self.A = be.asarray(np.concatenate([W, W_star], axis=1), dt)  # (E, K+M, N)
         self.W = self.A[:, :K, :]  # a view: updates write into A
         self.v = be.asarray(v, dt)
@@ -59,7 +59,6 @@ class FullEngine(Engine):
         self._decay = model.decay
         self._X = None
         self._Z = None
-        del xp
 
     def _draw_block(self) -> None:
         m = self.model
