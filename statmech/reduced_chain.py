@@ -102,8 +102,9 @@ class ReducedEngine(Engine):
         N, M, K, B = model.N, model.M, model.K, model.batch_size
         self._dof = N - M - K
         c = 1.0 / (B * N)
-        self._c_r = model.eta * c
-        self._g_scale = model.eta / B  # the η²/(B²N) term is c_r · (η/B) · cᵀGc
+        k = self._dg_scale  # g' = k · dg_l: c = k · c_l with c_l = dg_l v Δ
+        self._c_r = k * model.eta * c  # so that c_r c_lᵀ = (η/(BN)) cᵀ
+        self._g_scale = k * model.eta / B  # and c_r c_lᵀ G' c_l = (η²/(B²N)) cᵀGc
         self._c_v = model.eta_v * c
         self._blocks: dict = {}
         self._decay = model.decay
@@ -142,7 +143,7 @@ class ReducedEngine(Engine):
             blk["G"] = None
         elif B == 1:
             nrm = (np.sum(a * a, axis=-1) + np.sum(b * b, axis=-1) + chi) / m.N  # (E, Bk, 1)
-            blk["G"] = put(self._g_scale * nrm[..., None])  # (Bk, E, 1, 1), scaled by η/B
+            blk["G"] = put(self._g_scale * nrm[..., None])  # (Bk, E, 1, 1), pre-scaled
         else:
             L = np.zeros((E, Bk, B, B))
             idx = np.arange(B)
@@ -213,11 +214,12 @@ class ReducedEngine(Engine):
 
     def _apply(self, lam, a, y, G) -> None:
         """The update from student fields λ (E, B, K), teacher normals a = ρ T^{-½} (E, B, M),
-        labels y (E, B, 1) and the Gram matrix pre-scaled by η/B, G' = (η/B)·G (E, B, B)
-        (None: the identity, i.e. G' = η/B).
+        labels y (E, B, 1) and the pre-scaled Gram matrix G' = ``_g_scale``·G (E, B, B) (None:
+        the identity).
 
-        With c' = (η/(BN)) cᵀ: R̃ += c' a, Q += c'λ + (c'λ)ᵀ + c' G' c (module docstring, R̃ = R
-        T^{-½}); for B = 1 the products are outer products, done as broadcasts.
+        With c' = (η/(BN)) cᵀ: R̃ += c' a, Q += c'λ + (c'λ)ᵀ + (η/B) c' G c (module docstring,
+        R̃ = R T^{-½}); g'’s constant factor is folded into ``_c_r`` and ``_g_scale``. For B = 1
+        the products are outer products, done as broadcasts.
         """
         xp, mT = self.xp, self._mT
         g_l, dg_l = self.g_dg_s(lam)

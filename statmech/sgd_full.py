@@ -54,7 +54,7 @@ class FullEngine(Engine):
         self.v_star = be.asarray(v_star, dt)[:, :, None]  # (E, M, 1)
         self._inv_sqrt_n = 1.0 / math.sqrt(model.N)
         B = model.batch_size
-        self._c_w = model.eta / (B * math.sqrt(model.N))
+        self._c_w = self._dg_scale * model.eta / (B * math.sqrt(model.N))  # g' = scale·dg_l
         self._c_v = model.eta_v / (B * model.N)
         self._decay = model.decay
         self._X = None
