@@ -206,6 +206,8 @@ class Ensemble:
         """
         import pandas as pd
 
+        from .trajectory import order_parameter_columns
+
         E, n = self.eg.shape
         member = np.repeat(np.arange(E), n)
         cols: dict[str, Any] = {"member": member}
@@ -215,16 +217,7 @@ class Ensemble:
         cols["alpha"] = np.tile(self.alpha, E)
         cols["eg"] = self.eg.reshape(-1)
         cols["status"] = self.status[member]
-        K, M = self.K, self.M
-        Qf, Rf, vf = self.Q.reshape(-1, K, K), self.R.reshape(-1, K, M), self.v.reshape(-1, K)
-        for i in range(K):
-            for k in range(i, K):
-                cols[f"Q_{i}_{k}"] = Qf[:, i, k]
-        for i in range(K):
-            for m in range(M):
-                cols[f"R_{i}_{m}"] = Rf[:, i, m]
-        for i in range(K):
-            cols[f"v_{i}"] = vf[:, i]
+        cols.update(order_parameter_columns(self.Q, self.R, self.v))
         return pd.DataFrame(cols)
 
     def save(self, path: str | Path) -> Path:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ._linalg import bartlett_factor
 from ._validation import check_positive_int, check_real
 
 __all__ = ["OrderParameters", "SYMMETRY_RTOL", "PSD_RTOL"]
@@ -303,11 +304,7 @@ class OrderParameters:
         rng = np.random.default_rng(seed)
         p = K + M
         if N >= p:
-            A = np.zeros(size + (p, p))
-            rows, cols = np.tril_indices(p, -1)
-            A[..., rows, cols] = rng.standard_normal(size + (rows.size,))
-            dof = N - np.arange(p)
-            A[..., np.arange(p), np.arange(p)] = np.sqrt(rng.chisquare(dof, size + (p,)))
+            A = bartlett_factor(rng, N, p, size)
             G = A @ np.swapaxes(A, -1, -2) / N
         else:
             X = rng.standard_normal(size + (p, N))

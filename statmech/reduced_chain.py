@@ -48,24 +48,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._linalg import bartlett_factor, sym_pow
 from .backend import Backend
 from .sgd_engine import Engine, SGDModel
 
 __all__ = ["REDUCED_BLOCK_STEPS", "ReducedEngine"]
 
 REDUCED_BLOCK_STEPS = 256
-
-
-def _sym_pow(T: np.ndarray, power: float) -> np.ndarray:
-    """T^power for a batch (E, M, M) of symmetric PSD matrices (pseudo-inverse powers)."""
-    w, V = np.linalg.eigh(0.5 * (T + np.swapaxes(T, -1, -2)))
-    w = np.clip(w, 0.0, None)
-    if power < 0:
-        tol = w.max(axis=-1, keepdims=True) * T.shape[-1] * np.finfo(float).eps * 10
-        r = np.where(w > tol, np.where(w > tol, w, 1.0) ** power, 0.0)
-    else:
-        r = w**power
-    return (V * r[..., None, :]) @ np.swapaxes(V, -1, -2)
 
 
 class ReducedEngine(Engine):
@@ -91,12 +80,12 @@ class ReducedEngine(Engine):
         super().__init__(be, model, seeds)
         dt = model.dtype
         self.T = np.asarray(T, dtype=np.float64)
-        self._Th = be.asarray(_sym_pow(self.T, 0.5), dt)
-        self._Tmh = be.asarray(_sym_pow(self.T, -0.5), dt)
+        self._Th = be.asarray(sym_pow(self.T, 0.5), dt)
+        self._Tmh = be.asarray(sym_pow(self.T, -0.5), dt)
         self.Q = be.asarray(Q, dt)
         # state: R̃ = R T^{-½}, so that λ = R̃ a + F b and S = Q − R̃ R̃ᵀ; since ρ T^{-½} = a, the
         # update R' = R + (η/(BN)) Σ c ρᵀ reads R̃' = R̃ + (η/(BN)) Σ c aᵀ (no T per step)
-        self.Rt = be.asarray(np.asarray(R, dtype=np.float64) @ _sym_pow(self.T, -0.5), dt)
+        self.Rt = be.asarray(np.asarray(R, dtype=np.float64) @ sym_pow(self.T, -0.5), dt)
         self.v = be.asarray(v, dt)
         self.v_star = be.asarray(v_star, dt)[:, :, None]  # (E, M, 1)
         N, M, K, B = model.N, model.M, model.K, model.batch_size
@@ -124,15 +113,11 @@ class ReducedEngine(Engine):
         E = self.E
         a = np.empty((E, Bk, B, M))
         b = np.empty((E, Bk, B, K))
-        nw = B * (B - 1) // 2
-        chi = np.empty((E, Bk, B))
-        off = np.empty((E, Bk, nw))
+        L = np.empty((E, Bk, B, B))  # Bartlett factors of the Wishart(N − M − K) parts
         for e, gen in enumerate(self._input_gens):
             gen.standard_normal(out=a[e])
             gen.standard_normal(out=b[e])
-            chi[e] = gen.chisquare(self._dof - np.arange(B), size=(Bk, B))
-            if nw:
-                gen.standard_normal(out=off[e])
+            L[e] = bartlett_factor(gen, self._dof, B, (Bk,))
         dt = m.dtype
 
         def put(arr):  # (E, Bk, ...) host -> (Bk, E, ...) backend, contiguous per step
@@ -141,15 +126,10 @@ class ReducedEngine(Engine):
         blk = {"a": put(a), "ab": put(np.concatenate([a, b], axis=-1))}
         if not self.exact_norm:
             blk["G"] = None
-        elif B == 1:
-            nrm = (np.sum(a * a, axis=-1) + np.sum(b * b, axis=-1) + chi) / m.N  # (E, Bk, 1)
-            blk["G"] = put(self._g_scale * nrm[..., None])  # (Bk, E, 1, 1), pre-scaled
+        elif B == 1:  # N·G = |a|² + |b|² + χ²(N − M − K)
+            nrm = np.sum(a * a, axis=-1) + np.sum(b * b, axis=-1) + L[..., 0] ** 2  # (E, Bk, 1)
+            blk["G"] = put((self._g_scale / m.N) * nrm[..., None])  # (Bk, E, 1, 1), pre-scaled
         else:
-            L = np.zeros((E, Bk, B, B))
-            idx = np.arange(B)
-            L[..., idx, idx] = np.sqrt(chi)
-            rows, cols = np.tril_indices(B, -1)
-            L[..., rows, cols] = off
             G = (a @ np.swapaxes(a, -1, -2) + b @ np.swapaxes(b, -1, -2)
                  + L @ np.swapaxes(L, -1, -2)) / m.N
             blk["G"] = put(self._g_scale * G)
@@ -259,7 +239,7 @@ class ReducedEngine(Engine):
         be = self.be
         Q = be.to_numpy(self.Q).astype(np.float64)
         return (0.5 * (Q + np.swapaxes(Q, -1, -2)),
-                be.to_numpy(self.Rt).astype(np.float64) @ _sym_pow(self.T, 0.5),
+                be.to_numpy(self.Rt).astype(np.float64) @ sym_pow(self.T, 0.5),
                 self.T.copy(), be.to_numpy(self.v).astype(np.float64))
 
     def max_qkk(self) -> np.ndarray:

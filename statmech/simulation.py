@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ._linalg import bartlett_factor
 from ._progress import ProgressBar
 from ._validation import _fmt, check_choice, check_positive_int, check_real
 from .backend import get_backend, member_seeds
@@ -126,10 +127,7 @@ def _init_reduced(E, K, M, N, seeds, teacher, init, init_scale, init_v, init_v_s
             if teacher is not None:
                 T[e] = teacher[e] @ teacher[e].T / N
             else:  # Wishart(N, I_M)/N by Bartlett: Gaussian teacher rows
-                L = np.zeros((M, M))
-                rows, cols = np.tril_indices(M, -1)
-                L[rows, cols] = rng.standard_normal(rows.size)
-                L[np.arange(M), np.arange(M)] = np.sqrt(rng.chisquare(N - np.arange(M)))
+                L = bartlett_factor(rng, N, M)
                 T[e] = L @ L.T / N
             if init is None:
                 Q[e], R[e] = student_given_teacher(T[e], K, N, init_scale, rng)

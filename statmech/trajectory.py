@@ -12,6 +12,23 @@ from .order_parameters import OrderParameters
 __all__ = ["Trajectory"]
 
 
+def order_parameter_columns(Q: np.ndarray, R: np.ndarray, v: np.ndarray) -> dict[str, Any]:
+    """Flat table columns ``Q_i_k`` (i <= k), ``R_i_n`` and ``v_i`` from (..., K, K), (..., K, M)
+    and (..., K) arrays, one row per leading index (C order)."""
+    K, M = R.shape[-2:]
+    Qf, Rf, vf = Q.reshape(-1, K, K), R.reshape(-1, K, M), v.reshape(-1, K)
+    cols: dict[str, Any] = {}
+    for i in range(K):
+        for k in range(i, K):
+            cols[f"Q_{i}_{k}"] = Qf[:, i, k]
+    for i in range(K):
+        for n in range(M):
+            cols[f"R_{i}_{n}"] = Rf[:, i, n]
+    for i in range(K):
+        cols[f"v_{i}"] = vf[:, i]
+    return cols
+
+
 @dataclass(frozen=True, eq=False)
 class Trajectory:
     """Order parameters and generalisation error along α, for a batch of ODE solutions.
@@ -104,18 +121,7 @@ class Trajectory:
         cols["status"] = np.broadcast_to(self.status, batch)[tuple(idx[:-1])] if batch else str(
             self.status
         )
-        K, M = self.K, self.M
-        Qf = self.Q.reshape(-1, K, K)
-        Rf = self.R.reshape(-1, K, M)
-        vf = self.v.reshape(-1, K)
-        for i in range(K):
-            for k in range(i, K):
-                cols[f"Q_{i}_{k}"] = Qf[:, i, k]
-        for i in range(K):
-            for n in range(M):
-                cols[f"R_{i}_{n}"] = Rf[:, i, n]
-        for i in range(K):
-            cols[f"v_{i}"] = vf[:, i]
+        cols.update(order_parameter_columns(self.Q, self.R, self.v))
         return pd.DataFrame(cols)
 
     def __repr__(self) -> str:

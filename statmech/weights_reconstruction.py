@@ -24,27 +24,16 @@ from typing import Any
 
 import numpy as np
 
+from ._linalg import bartlett_factor, sym_pow
 from ._validation import check_positive_int
 from .order_parameters import OrderParameters
 
 __all__ = ["weights_from_order_parameters"]
 
 
-def _sym_sqrt(S: np.ndarray, inverse: bool = False) -> np.ndarray:
-    """Symmetric (pseudo-inverse) square root of a PSD matrix via eigh; negatives clipped."""
-    w, V = np.linalg.eigh(0.5 * (S + S.T))
-    w = np.clip(w, 0.0, None)
-    if inverse:
-        tol = w.max(initial=0.0) * S.shape[0] * np.finfo(float).eps * 10
-        r = np.where(w > tol, 1.0 / np.sqrt(np.where(w > tol, w, 1.0)), 0.0)
-    else:
-        r = np.sqrt(w)
-    return (V * r) @ V.T
-
-
 def _polar_rows(Y: np.ndarray) -> np.ndarray:
     """Orthonormal rows (Y Yᵀ)^{-½} Y spanning the rows of Y."""
-    return _sym_sqrt(Y @ Y.T, inverse=True) @ Y
+    return sym_pow(Y @ Y.T, -0.5) @ Y
 
 
 def haar_rows(rng: np.random.Generator, k: int, N: int,
@@ -63,11 +52,11 @@ def reconstruct_member(Q: np.ndarray, R: np.ndarray, T: np.ndarray, N: int,
     """(W, W*) for one member; see the module docstring."""
     K, M = R.shape
     if teacher is None:
-        teacher = np.sqrt(N) * _sym_sqrt(T) @ haar_rows(rng, M, N)
+        teacher = np.sqrt(N) * sym_pow(T, 0.5) @ haar_rows(rng, M, N)
     Tp = np.linalg.pinv(T, hermitian=True)
     S = Q - R @ Tp @ R.T
     P = haar_rows(rng, K, N, exclude=teacher)
-    W = R @ Tp @ teacher + np.sqrt(N) * _sym_sqrt(S) @ P
+    W = R @ Tp @ teacher + np.sqrt(N) * sym_pow(S, 0.5) @ P
     return W, teacher
 
 
@@ -81,11 +70,8 @@ def student_given_teacher(T: np.ndarray, K: int, N: int, scale: float,
     """
     M = T.shape[0]
     A = rng.standard_normal((K, M))
-    L = np.zeros((K, K))
-    rows, cols = np.tril_indices(K, -1)
-    L[rows, cols] = rng.standard_normal(rows.size)
-    L[np.arange(K), np.arange(K)] = np.sqrt(rng.chisquare(N - M - np.arange(K)))
-    R = scale * A @ _sym_sqrt(T) / np.sqrt(N)
+    L = bartlett_factor(rng, N - M, K)
+    R = scale * A @ sym_pow(T, 0.5) / np.sqrt(N)
     Q = scale**2 * (A @ A.T + L @ L.T) / N
     return Q, R
 
