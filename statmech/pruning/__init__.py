@@ -1,0 +1,45 @@
+"""Pruning: every method's explicit operator on a layer and its theory in order-parameter space.
+
+Methods (``PRUNING_METHODS``; one module each): ``random_edge``, ``magnitude_edge``, ``dpp_edge``,
+``random_node``, ``magnitude_node``, ``dpp_node``, ``spectral_node``. Adding a method is one
+module defining a :class:`~statmech.pruning.base.PruningMethod` subclass plus one import line
+below (``register`` puts it in the registry).
+"""
+
+from . import (  # noqa: F401  (registration)
+    dpp_edge,
+    dpp_node,
+    magnitude_edge,
+    magnitude_node,
+    random_edge,
+    random_node,
+    spectral_node,
+)
+from .api import (
+    PruneTheory,
+    match_parameters,
+    matched_edges,
+    order_units_by_teacher,
+    prune,
+    prune_student,
+    prune_theory,
+    pruned_error,
+    student_layer,
+)
+from .base import PRUNING_METHODS, Layer, PruningMethod, PruningResult
+
+__all__ = [
+    "Layer",
+    "PRUNING_METHODS",
+    "PruneTheory",
+    "PruningMethod",
+    "PruningResult",
+    "match_parameters",
+    "matched_edges",
+    "order_units_by_teacher",
+    "prune",
+    "prune_student",
+    "prune_theory",
+    "pruned_error",
+    "student_layer",
+]

@@ -1,0 +1,45 @@
+"""Random edge pruning: exactly e kept incoming edges per unit, uniform (default); variant
+``"bernoulli"`` keeps each weight independently with probability c = e/D (the reference
+implementation's choice, ``pruning_theory.md`` §3.3, P9).
+
+Theory (``pruning_theory.md`` §4.3): masks are independent across units and E[m_ik] = c, so
+E[Q′_kk] = c Q_kk, E[Q′_kl] = c² Q_kl (k ≠ l), E[R′_km] = c R_km; T and v unchanged. The pruned
+order parameters concentrate on these values as N → ∞ for either variant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Layer, PruningMethod, PruningResult, edge_result, register
+
+
+class RandomEdge(PruningMethod):
+    name = "random_edge"
+    kind = "edge"
+    variants = ("exact", "bernoulli")
+    description = "e uniformly random incoming edges per unit (or Bernoulli(c) per weight)"
+
+    def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
+              n_masks: int, **options: Any) -> PruningResult:
+        H, D = layer.H, layer.D
+        if variant == "bernoulli":
+            mask = rng.random((n_masks, H, D)) < keep / D
+        else:  # the e smallest of i.i.d. uniforms: a uniform e-subset per unit
+            u = rng.random((n_masks, H, D))
+            idx = np.argpartition(u, keep - 1, axis=-1)[..., :keep]
+            mask = np.zeros((n_masks, H, D), dtype=bool)
+            np.put_along_axis(mask, idx, True, axis=-1)
+        return edge_result(self, variant, layer, mask, keep)
+
+    def expected_order_parameters(self, Q, R, c: float, **_: Any):
+        """(E[Q′], E[R′]) for keep fraction c (module docstring)."""
+        Qp = c * c * Q
+        idx = np.arange(Q.shape[-1])
+        Qp[..., idx, idx] = c * Q[..., idx, idx]
+        return Qp, c * R
+
+
+RANDOM_EDGE = register(RandomEdge())

@@ -1,0 +1,35 @@
+"""Random node pruning: k units kept uniformly at random (π_i = k/H, π_ij = k(k−1)/(H(H−1))).
+
+For the idealised specialised student (``pruning_theory.md`` §4.4) the expected error is the
+hypergeometric closed form E ε_g = (v*²/6) M [(1 − k/K)² + k (z/K)(1 − z/K)(K − k)/((K − 1) z²)].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import register
+from .node_method import NodeContext, NodeMethod, uniform_sets
+
+
+class RandomNode(NodeMethod):
+    name = "random_node"
+    variants = ("default",)
+    description = "k units uniformly at random"
+
+    def exact_distribution(self, ctx: NodeContext, k: int, variant: str, **options: Any):
+        return uniform_sets(ctx.H, k)
+
+    def sample_sets(self, ctx: NodeContext, k: int, variant: str, rng: np.random.Generator,
+                    n: int, **options: Any) -> np.ndarray:
+        return np.argpartition(rng.random((n, ctx.H)), k - 1, axis=1)[:, :k]
+
+    def inclusion(self, ctx: NodeContext, k: int, variant: str, **options: Any):
+        H = ctx.H
+        pi2 = np.full((H, H), k * (k - 1) / (H * (H - 1)) if H > 1 else 0.0)
+        return np.full(H, k / H), pi2
+
+
+RANDOM_NODE = register(RandomNode())
