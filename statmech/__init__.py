@@ -3,7 +3,9 @@
 Theory core: order parameters, Gaussian integrals for erf / linear / ReLU units, the
 generalisation error, the online-SGD order-parameter ODEs, fixed points and time scales.
 Monte Carlo: :func:`simulate` trains ensembles of explicit networks (NumPy, torch or CuPy) or runs
-the exact finite-N reduced chain on the order parameters.
+the exact finite-N reduced chain on the order parameters. Pruning: :func:`prune` (explicit, any
+layer) and :func:`pruned_error` / :func:`prune_theory` (order-parameter theory) for every method
+in :data:`PRUNING_METHODS`.
 ``import statmech`` needs only NumPy, SciPy and pandas (torch/CuPy are imported lazily, where used).
 """
 
@@ -20,6 +22,18 @@ from .fixed_points import (
 from .generalization import generalization_error, test_loss
 from .ode import DIVERGENCE_FACTOR, METHODS, integrate, ode_rhs
 from .order_parameters import PSD_RTOL, SYMMETRY_RTOL, OrderParameters
+from .pruning import (
+    PRUNING_METHODS,
+    PruneTheory,
+    PruningResult,
+    match_parameters,
+    matched_edges,
+    order_units_by_teacher,
+    prune,
+    prune_student,
+    prune_theory,
+    pruned_error,
+)
 from .simulation import SIMULATION_METHODS, ReconstructionWarning, simulate
 from .trajectory import Trajectory
 from .weights_reconstruction import weights_from_order_parameters
@@ -36,7 +50,10 @@ __all__ = [
     "EnsembleMean",
     "METHODS",
     "OrderParameters",
+    "PRUNING_METHODS",
     "PSD_RTOL",
+    "PruneTheory",
+    "PruningResult",
     "ReconstructionWarning",
     "SIMULATION_METHODS",
     "SYMMETRY_RTOL",
@@ -47,10 +64,17 @@ __all__ = [
     "get_activation",
     "get_backend",
     "integrate",
+    "match_parameters",
+    "matched_edges",
     "member_seeds",
     "ode_rhs",
     "optimal_learning_rate",
+    "order_units_by_teacher",
     "plateau_height",
+    "prune",
+    "prune_student",
+    "prune_theory",
+    "pruned_error",
     "simulate",
     "symmetric_plateau",
     "test_loss",

@@ -37,7 +37,9 @@ def greedy_select(S: np.ndarray, W_out: np.ndarray, k: int, tau: float,
         num = np.sum(Res * Res, axis=0)
         if theta:
             num = num + theta * np.sum((W_out @ Res) ** 2, axis=0)
-        gain = np.where(free, num / (np.diagonal(Res) + tau), -np.inf)
+        with np.errstate(divide="ignore", invalid="ignore"):  # chosen units: Res_jj + τ may be 0
+            gain = np.where(free, num / (np.diagonal(Res) + tau), -np.inf)
+        gain = np.where(np.isnan(gain), -np.inf, gain)
         j = int(np.argmax(gain))
         chosen.append(j)
         free[j] = False
