@@ -177,8 +177,10 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
 
     Edge methods: ε_g of the expected pruned order parameters under Gaussian weight coordinates of
     covariance [[Q, R], [Rᵀ, T]] (they concentrate as N → ∞), or of the actual coordinates when
-    ``weights`` (K × N) and ``teacher_weights`` (M × N) are given. Node methods: the exact
-    expectation over the kept set (``node_theory``), with Q, R and I2 from ``op``.
+    ``weights`` (K × N) and ``teacher_weights`` (M × N) are given: then ``mean_eg`` includes the
+    finite-N Jensen correction of the mask fluctuations (``finite_n``; ``eg_of_mean`` is without
+    it, and ``std_eg`` is NaN). Node methods: the exact expectation over the kept set
+    (``node_theory``), with Q, R and I2 from ``op``.
 
     Parameters
     ----------
@@ -237,10 +239,16 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
         Nw = W.shape[1]
         c, e = _edge_fraction(keep, Nw, func)
         Ws = None if teacher_weights is None else np.asarray(teacher_weights, dtype=float)
-        Qp, Rp = _edge_with_weights(m, W, Ws, e, variant, R)
+        Qp, Rp, Pinc = _edge_with_weights(m, W, Ws, e, variant, R)
         eg = float(eg_of(Qp, Rp, T, v, vs, student, teacher))
-        return PruneTheory(m.name, variant, c, Qp, Rp, v.copy(), eg, eg, 0.0, True, None,
-                           {"edges": e})
+        from .finite_n import jensen_correction
+        from .theory_tools import covariance_of
+
+        gap = jensen_correction(W, Ws, Pinc, covariance_of(Qp, Rp, T),
+                                np.concatenate([-v, vs]), student, teacher,
+                                fixed_count=variant != "bernoulli")
+        return PruneTheory(m.name, variant, c, Qp, Rp, v.copy(), eg + gap, eg, np.nan, True,
+                           None, {"edges": e, "jensen_correction": gap})
     c, _ = _edge_fraction(keep, N, func)
     Qp, Rp = m.expected_order_parameters(Q, R, c, variant=variant)
     eg = float(eg_of(Qp, Rp, T, v, vs, student, teacher))
@@ -250,7 +258,8 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
 
 def _edge_with_weights(m, W: np.ndarray, Ws: np.ndarray | None, e: int, variant: str,
                        R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Expected pruned (Q′, R′) for the actual coordinates (exact inclusion probabilities)."""
+    """Expected pruned (Q′, R′) for the actual coordinates, and the inclusion probabilities
+    P (K, N) of the weights."""
     K, N = W.shape
     if m.name == "magnitude_edge":
         from .magnitude_edge import magnitude_mask
@@ -268,11 +277,10 @@ def _edge_with_weights(m, W: np.ndarray, Ws: np.ndarray | None, e: int, variant:
         P2 = np.full((K, K, N), c * c)
     idx = np.arange(K)
     P2[idx, idx] = P
-    Qp = np.einsum("kli,ki,li->kl", P2, W, W) / N
-    Rp = (P * W) @ Ws.T / N if Ws is not None else None
-    if Rp is None:
+    if Ws is None:
         raise ValueError("prune_theory with 'weights' needs 'teacher_weights' too (for R′).")
-    return Qp, Rp
+    Qp = np.einsum("kli,ki,li->kl", P2, W, W) / N
+    return Qp, (P * W) @ Ws.T / N, P
 
 
 def pruned_error(op: OrderParameters, method: str, keep: Any, **kwargs: Any) -> float:

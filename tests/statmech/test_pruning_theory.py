@@ -307,3 +307,27 @@ def test_theory_bad_requests():
 def test_order_units_by_teacher_groups_units():
     R = np.array([[0.1, 0.9], [0.8, 0.0], [0.2, -0.95], [0.7, 0.1]])
     assert list(P.order_units_by_teacher(R)) == [1, 3, 2, 0]
+
+
+def test_finite_n_jensen_correction_matches_mask_average():
+    """At N = 40 the mask fluctuations bias E[ε_g(Q′)] away from ε_g(E[Q′]) (Jensen). The
+    second-order correction (``pruning.finite_n``) removes it; the uncorrected value is the
+    negative control and must be rejected."""
+    op0 = specialised_op()
+    N40 = 40
+    W, Ws = sm.weights_from_order_parameters(op0, N40, seed=3)
+    op = sm.OrderParameters.from_weights(W, Ws, op0.v, op0.v_star)
+    cases = [("random_edge", "exact", 8), ("random_edge", "exact", 20),
+             ("random_edge", "bernoulli", 8), ("random_edge", "bernoulli", 20),
+             ("dpp_edge", "default", 8), ("dpp_edge", "default", 20)]
+    z_corr, z_plain = [], []
+    for method, variant, e in cases:
+        res = sm.prune(method, W, op.v, keep=e, variant=variant, n_masks=20000, seed=1)
+        egs = sm.generalization_error(res.order_parameters(Ws, op.v_star))
+        th = P.prune_theory(op, method, e, variant=variant, weights=W, teacher_weights=Ws)
+        se = egs.std(ddof=1) / np.sqrt(egs.size)
+        z_corr.append((egs.mean() - th.mean_eg) / se)
+        z_plain.append((egs.mean() - th.eg_of_mean) / se)
+    thr = stats.norm.isf(FAMILY / len(cases) / 2)
+    assert np.all(np.abs(z_corr) < thr), z_corr
+    assert np.any(np.abs(z_plain) > thr), z_plain
