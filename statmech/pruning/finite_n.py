@@ -11,9 +11,10 @@ for Q′_kl, {k} for Q′_kk and R′_km; v_ai = w_ik w_il/N or w_ik w*_im/N), w
 
 * same coordinate i: Σ_i v_ai v_bi (Π_{U_a∪U_b} p_i − Π_{U_a} p_i Π_{U_b} p_i);
 * different coordinates of a shared unit u (masks with a fixed number of edges per unit are
-  negatively correlated): Hájek's approximation P(i, j ∈ S_u) ≈ p_iu p_ju [1 − (1 − p_iu)(1 − p_ju)/d_u],
-  d_u = Σ_i p_iu(1 − p_iu) (exact to O(N⁻²); it gives −c(1 − c)/N where uniform sampling has
-  −c(1 − c)/(N − 1)). Bernoulli masks have no such term.
+  negatively correlated): Hájek's approximation
+  P(i, j ∈ S_u) ≈ p_iu p_ju [1 − (1 − p_iu)(1 − p_ju)/d_u], d_u = Σ_i p_iu(1 − p_iu) (exact
+  to O(N⁻²); it gives −c(1 − c)/N where uniform sampling has −c(1 − c)/(N − 1)). Bernoulli
+  masks have no such term.
 """
 
 from __future__ import annotations
