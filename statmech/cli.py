@@ -14,6 +14,9 @@ Commands
     config.json and a figure: the ensemble mean ± standard error of ε_g beside the ODE integrated
     from each member's own initial state. Default: K = M = 2 erf soft committee machine,
     η = 0.5, N = 500, 16 members, α up to 300.
+``statmech prune``
+    Train students (the seed paper's configuration by default), prune them with every method at
+    the matched node/edge levels, compare theory with Monte Carlo and judge the paper's claims.
 """
 
 from __future__ import annotations
@@ -100,7 +103,84 @@ def build_parser() -> argparse.ArgumentParser:
                    help="directory for ode.csv, config.json, eg.png and eg.pdf")
     g.add_argument("--no-plot", action="store_true", help="write the table only")
     _add_simulate_parser(sub)
+    _add_prune_parser(sub)
     return parser
+
+
+def _add_prune_parser(sub) -> None:
+    from .pruning.validation import DEFAULT_METHODS
+
+    pr = sub.add_parser(
+        "prune",
+        help="prune trained students with every method; theory vs Monte Carlo; paper claims",
+        description=(
+            "Train teacher-student pairs by online SGD (statmech.simulate), prune every student "
+            "with every method at the matched node/edge levels (k units vs ceil((k(N+1)-K)/K) "
+            "edges per unit), and compare the theory (statmech.prune_theory) with Monte Carlo "
+            "over explicit masks (analytic eps_g of each pruned network). Writes validation.csv "
+            "(one row per student, method and level), summary.csv and claims.csv (the seed "
+            "paper's claims judged by a 2-standard-error rule) and prints the tables."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = pr.add_argument_group("teacher-student configuration (default: the seed paper's)")
+    g.add_argument("--N", type=int, default=500, help="input dimension")
+    g.add_argument("--K", type=int, default=6, help="student hidden units")
+    g.add_argument("--M", type=int, default=2, help="teacher hidden units")
+    g.add_argument("--v-star", type=float, default=4.0, help="teacher second-layer weight")
+    g.add_argument("--eta", type=float, default=0.5, help="learning rate (both layers)")
+    g.add_argument("--alpha", type=float, default=1600.0, help="training time α = steps/N")
+    g.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.25],
+                   help="output-noise std. dev(s). σ")
+    g = pr.add_argument_group("pruning and statistics")
+    g.add_argument("--students", type=int, default=4, help="trained students per noise level")
+    g.add_argument("--masks", type=int, default=20, help="masks per student, method and level")
+    g.add_argument("--levels", type=int, nargs="+", default=[1, 2, 3, 4, 5],
+                   help="units kept k (edge methods: the matched edges per unit)")
+    g.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
+                   help="pruning methods")
+    g.add_argument("--simulation", choices=("full", "reduced"), default="reduced",
+                   help="train explicit networks, or the exact reduced chain + Haar weights")
+    g.add_argument("--renormalise", action="store_true",
+                   help="rescale every student row to |w| = sqrt(N) before pruning (the "
+                        "reference implementation's post-February step)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--output-dir", type=Path, default=Path("statmech-output/prune"))
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    """Run ``statmech prune``: validation, summary and claims tables."""
+    import pandas as pd
+
+    from .pruning.validation import (
+        ValidationConfig,
+        claims_table,
+        run_validation,
+        summary_table,
+    )
+
+    configs = [ValidationConfig(N=args.N, K=args.K, M=args.M, v_star=args.v_star, eta=args.eta,
+                                alpha=args.alpha, noise=s, students=args.students,
+                                n_masks=args.masks, levels=tuple(args.levels),
+                                methods=tuple(args.methods), simulation_method=args.simulation,
+                                renormalise=args.renormalise, seed=args.seed)
+               for s in args.noise]
+    df = run_validation(configs, progress=False if args.quiet else None)
+    summary = summary_table(df)
+    claims = claims_table(df)
+    out = args.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "validation.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    claims.to_csv(out / "claims.csv", index=False)
+    with pd.option_context("display.width", 200, "display.max_rows", 500):
+        print(summary.round(4).to_string(index=False))
+        print()
+        print(claims.round(4).to_string(index=False))
+    for name in ("validation.csv", "summary.csv", "claims.csv"):
+        print(f"wrote {out / name}")
+    return 0
 
 
 def _add_simulate_parser(sub) -> None:
@@ -335,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_ode(args)
         if args.command == "simulate":
             return run_simulate(args)
+        if args.command == "prune":
+            return run_prune(args)
     except ValueError as err:
         print(f"statmech {args.command}: error: {err}", file=sys.stderr)
         return 2

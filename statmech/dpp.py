@@ -1,0 +1,776 @@
+r"""Exact, batched sampling of determinantal point processes (DPPs and k-DPPs).
+
+A symmetric positive semi-definite (PSD) likelihood kernel :math:`L` (n × n) over the items
+{0, …, n−1} defines
+
+* the **L-ensemble DPP**: :math:`P(S) = \det(L_S) / \det(I + L)` for every subset S;
+* the **k-DPP**: :math:`P(S) = \det(L_S) / e_k(\lambda)` for :math:`|S| = k`, where
+  :math:`e_k(\lambda) = \sum_{|J| = k} \prod_{n \in J} \lambda_n` is the k-th elementary
+  symmetric polynomial (ESP) of the eigenvalues of L (the normaliser is :math:`e_k`, because
+  :math:`\sum_{|S|=k} \det L_S = e_k(\lambda)`).
+
+The pruning theory uses them to choose which hidden units (nodes) survive; :func:`sample_k_dpp`,
+:func:`sample_dpp`, the cached :class:`KDPP` and the exact marginals :func:`inclusion_probabilities`
+and :func:`log_normaliser` are the public interface.
+
+Algorithm (spectral sampler; ``shared/research/ecosystem.md`` §1, "The exact k-DPP algorithm")
+------------------------------------------------------------------------------------------------
+1. **Eigendecomposition** :math:`L = \sum_n \lambda_n v_n v_n^T` (``eigh``, batched over a stack
+   of kernels, once per kernel and cached by :class:`KDPP`). Eigenvalues
+   :math:`\lambda_n \le \mathrm{tol} = n\,\varepsilon\,\lambda_{\max}` are round-off and count as
+   exact zeros; their number fixes the kernel's *numerical rank*. A k-DPP with k above it has no
+   subset of positive probability and is refused with a ``ValueError``.
+2. **ESP table in log space.** With :math:`\mu_n = \lambda_n / \lambda_{\max}` the table
+   :math:`E_{m,l} = \log e_l(\mu_1, \dots, \mu_m)` follows from
+   :math:`e_l^{(m)} = e_l^{(m-1)} + \mu_m e_{l-1}^{(m-1)}`, i.e.
+   ``E[m, l] = logaddexp(E[m-1, l], log μ_m + E[m-1, l-1])`` with ``E[m, 0] = 0`` and
+   ``log 0 = -inf`` (``logaddexp`` handles ``-inf`` exactly, so no NaN ever appears).
+3. **Phase 1: choose k eigenvectors.** A k-DPP is the mixture of projection DPPs over index sets
+   J, |J| = k, with :math:`P(J) \propto \prod_{n \in J} \lambda_n`. J is drawn backwards,
+   m = n, …, 1 with r eigenvectors still to pick: m is *excluded* with probability
+   :math:`e_r^{(m-1)} / e_r^{(m)} = \exp(E_{m-1,r} - E_{m,r})` (a difference of logs, so
+   a ratio that is always in [0, 1]). For the ordinary DPP the eigenvectors are kept independently
+   with probability :math:`\lambda_n / (1 + \lambda_n)`.
+4. **Phase 2: sample the projection DPP** :math:`K = V V^T` (V: the chosen eigenvectors, n × k)
+   by the chain rule. The first item is drawn with probability :math:`\|V_i\|^2 / k`; each later
+   item with probability proportional to the squared residual norm of row :math:`V_i` after
+   projecting out the rows already drawn. The residuals are updated by Gram–Schmidt (an
+   incremental Cholesky factor of :math:`K_S`): step t computes
+   :math:`c_i = (V_i \cdot V_j - C_{i,<t} \cdot C_{j,<t}) / \sqrt{d_j}` and
+   :math:`d_i \leftarrow d_i - c_i^2`, O(nk) per step and O(nk²) per draw, touching only the t
+   columns of C filled so far. Negative residuals (round-off) are clipped to 0 and the
+   probabilities are renormalised by their actual sum, never by k − t, so the "probabilities do
+   not sum to 1" failure cannot occur; an item already drawn has residual exactly 0 and is never
+   drawn twice.
+
+Phases 1 and 2 are vectorised over the batch of kernels *and* the ``size`` draws per kernel: only
+O(n + k) sequential steps are taken, each an array operation over all draws. Everything is
+float64.
+
+Why log space
+-------------
+DPPy 0.3.3 evaluates the ESP table in linear float64. :math:`e_k(\lambda)` overflows for large
+kernels with large eigenvalues (the unnormalised hidden-unit Gram :math:`W W^T` with K = d = 500
+has :math:`\log_{10} e_{250} \approx 790`) and underflows for ill-conditioned ones (a geometric
+spectrum 1e-12…1e4 with n = 300, k = 200). The ratio in phase 1 then becomes inf/inf or 0/0 = NaN,
+too few eigenvectors are chosen and DPPy raises "probabilities do not sum to 1" -- or, worse,
+silently returns biased samples (n = 2000, k = 1000). No single rescaling of L fixes every case
+(``ecosystem.md`` §1, "Does 'probabilities do not sum to 1' still occur?"). In log space every
+entry of the table is finite or exactly ``-inf`` for all kernels, and normalising by
+:math:`\lambda_{\max}` makes the sampler exactly invariant under :math:`L \to cL` (as the k-DPP is).
+
+Backends and random numbers
+---------------------------
+The default backend is NumPy. ``backend="torch"`` (or a :class:`statmech.backend.Backend`) runs the
+eigendecomposition and phase 2 through the backend's array namespace (batched ``eigh`` and
+``matmul`` on its device, e.g. a GPU); the ESP tables and phase 1 (O(nk) scalars per kernel) stay
+on the host in NumPy. The random numbers always come from one ``numpy.random.Generator`` built
+from ``seed``, so for a given seed the chosen eigenvectors are the same on every backend and the
+items agree up to the round-off of the eigenvectors. torch is imported only through
+:mod:`statmech.backend`, and only when asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ._validation import _fmt, check_positive_int
+from .backend import Backend, get_backend
+
+__all__ = ["KDPP", "inclusion_probabilities", "log_normaliser", "sample_dpp", "sample_k_dpp"]
+
+#: Relative tolerance for the symmetry of L: max|L - Lᵀ| <= SYMMETRY_RTOL · max|L| (L is then
+#: replaced by its symmetric part).
+SYMMETRY_RTOL = 1e-8
+#: Relative tolerance for positive semi-definiteness: the smallest eigenvalue of L must be
+#: >= -PSD_RTOL · (largest eigenvalue). Eigenvalues in [-PSD_RTOL λ_max, n ε λ_max] are round-off
+#: and count as exact zeros.
+PSD_RTOL = 1e-8
+_EPS = float(np.finfo(np.float64).eps)
+_WORK_BUDGET = 2**24  # float64 elements of one (draws, k, n) work array in phase 2 (128 MiB)
+
+
+# --------------------------------------------------------------------------------------------
+# parameter checks
+# --------------------------------------------------------------------------------------------
+def _as_kernels(L: Any, func: str) -> tuple[np.ndarray, bool]:
+    """L as a float64 stack (B, n, n), exactly symmetric, and whether a stack was given."""
+    msg = (f"The 'L' parameter of {func} must be a finite, symmetric, positive semi-definite "
+           "matrix of shape (n, n) or a stack of them of shape (B, n, n), n >= 1")
+    if type(L).__module__.split(".")[0] == "torch":  # a torch tensor, possibly on a GPU
+        L = L.detach().cpu().numpy()
+    if isinstance(L, str | bytes) or L is None:
+        raise ValueError(f"{msg}. Got {_fmt(L)} instead.")
+    try:
+        raw = np.asarray(L)
+        if np.iscomplexobj(raw):
+            raise TypeError
+        a = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{msg}. Got {_fmt(L)} instead.") from None
+    if a.ndim not in (2, 3) or a.shape[-1] != a.shape[-2] or a.shape[-1] == 0 or a.size == 0:
+        raise ValueError(f"{msg}. Got an array of shape {a.shape} instead.")
+    batched = a.ndim == 3
+    a = a if batched else a[None]
+    scale = np.max(np.abs(a), axis=(1, 2))
+    if not np.all(np.isfinite(scale)):
+        b = int(np.argmin(np.isfinite(scale)))
+        where = f" (kernel {b} of the stack)" if batched else ""
+        raise ValueError(f"{msg}. It contains NaN or infinite entries{where}.")
+    diff = a - np.swapaxes(a, 1, 2)
+    asym = np.max(np.abs(diff), axis=(1, 2))
+    bad = asym > SYMMETRY_RTOL * scale
+    if np.any(bad):
+        b = int(np.argmax(bad))
+        where = f" Kernel {b} of the stack" if batched else " It"
+        raise ValueError(
+            f"{msg} (relative symmetry tolerance {SYMMETRY_RTOL:g}).{where} has "
+            f"max |L - Lᵀ| = {asym[b]:.3g} with max |L| = {scale[b]:.3g}."
+        )
+    if np.any(asym > 0):
+        a = a - 0.5 * diff  # the symmetric part (only where L was not exactly symmetric)
+    return a, batched
+
+
+def _check_k(k: Any, n: int, func: str, *, allow_none: bool = False) -> int | None:
+    if k is None and allow_none:
+        return None
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k <= n:
+        extra = " or None (the ordinary DPP)" if allow_none else ""
+        raise ValueError(
+            f"The 'k' parameter of {func} must be an int with 0 <= k <= n = {n} (the number of "
+            f"items){extra}. Got {_fmt(k)} instead."
+        )
+    return int(k)
+
+
+def _as_generator(seed: Any, func: str) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return np.random.default_rng(seed)
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
+        return np.random.default_rng(int(seed))
+    raise ValueError(
+        f"The 'seed' parameter of {func} must be None, an int >= 0, a numpy.random.SeedSequence "
+        f"or a numpy.random.Generator. Got {_fmt(seed)} instead."
+    )
+
+
+def _resolve_backend(backend: Any, func: str) -> Backend:
+    if backend is None:
+        return get_backend("numpy")
+    if isinstance(backend, Backend):
+        be = backend
+    elif isinstance(backend, str):
+        be = get_backend(backend)
+    else:
+        raise ValueError(
+            f"The 'backend' parameter of {func} must be None, 'numpy', 'torch', 'cupy' or a "
+            f"statmech.backend.Backend. Got {_fmt(backend)} instead."
+        )
+    if be.name not in ("numpy", "torch", "cupy"):
+        raise ValueError(
+            f"The 'backend' parameter of {func} must be 'numpy', 'torch' or 'cupy'. "
+            f"Got {be.name!r} instead."
+        )
+    return be
+
+
+# --------------------------------------------------------------------------------------------
+# log-space elementary symmetric polynomials
+# --------------------------------------------------------------------------------------------
+def _log_esp_table(logmu: np.ndarray, k: int) -> np.ndarray:
+    """``E[b, m, l] = log e_l(μ_1..μ_m)`` of kernel b, for 0 <= m <= n, 0 <= l <= k.
+
+    ``logmu`` (B, n) holds log μ (``-inf`` for zero eigenvalues). Entries with l > m, or with l
+    above the number of nonzero μ among the first m, are exactly ``-inf``.
+    """
+    B, n = logmu.shape
+    E = np.full((B, n + 1, k + 1), -np.inf)
+    E[:, :, 0] = 0.0
+    for m in range(1, n + 1):
+        top = min(m, k)  # e_l^{(m)} = 0 for l > m
+        if top == 0:
+            continue
+        prev = E[:, m - 1]
+        np.logaddexp(prev[:, 1:top + 1], logmu[:, m - 1, None] + prev[:, :top],
+                     out=E[:, m, 1:top + 1])
+    return E
+
+
+def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+    """log Σ exp(x) along ``axis``; ``-inf`` (no NaN, no warning) where every term is ``-inf``."""
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    return np.squeeze(out, axis=axis)
+
+
+# --------------------------------------------------------------------------------------------
+# phase 2: the projection-DPP chain rule (backend-generic)
+# --------------------------------------------------------------------------------------------
+def _projection_chain(Vt: Any, u: Any, active: np.ndarray | None, xp: Any) -> Any:
+    """Chain-rule sampling of projection DPPs, batched over rows.
+
+    Parameters
+    ----------
+    Vt : array (M, k, n)
+        Row r holds the k chosen (orthonormal) eigenvectors of draw r as rows; draws with fewer
+        eigenvectors are padded with zero rows.
+    u : array (M, k)
+        Uniforms in [0, 1), one per step.
+    active : ndarray of int (k,), optional
+        ``active[t]`` = number of leading draws that take a step t (draws sorted by decreasing
+        cardinality). None: all M draws take all k steps.
+
+    Returns
+    -------
+    array of int64 (M, k)
+        Item t of draw r in column t (unspecified beyond the draw's cardinality).
+    """
+    M, k, n = Vt.shape
+    dev = Vt.device
+    out = xp.zeros((M, k), dtype=xp.int64, device=dev)
+    if k == 0 or M == 0:
+        return out
+    d = xp.sum(Vt * Vt, axis=1)  # squared residual norms of the rows V_i
+    C = xp.empty((M, k - 1, n), dtype=Vt.dtype, device=dev)  # Gram–Schmidt coefficients
+    for t in range(k):
+        Ma = M if active is None else int(active[t])
+        if Ma == 0:
+            break
+        w = xp.clip(d[:Ma], min=0.0)
+        cdf = xp.cumulative_sum(w, axis=1)
+        tot = cdf[:, -1]
+        bad = tot <= 0.0
+        if bool(xp.any(bad)):  # every residual is round-off: draw uniformly among the rest
+            avail = xp.ones((Ma, n), dtype=Vt.dtype, device=dev)
+            if t > 0:
+                avail[xp.arange(Ma, device=dev)[:, None], out[:Ma, :t]] = 0.0
+            w = xp.where(bad[:, None], avail, w)
+            cdf = xp.cumulative_sum(w, axis=1)
+            tot = cdf[:, -1]
+        # x < tot strictly, and the first index with cdf > x has positive weight
+        x = xp.minimum(u[:Ma, t] * tot, xp.nextafter(tot, xp.zeros_like(tot)))
+        j = xp.clip(xp.sum(xp.astype(cdf <= x[:, None], xp.int64), axis=1), max=n - 1)
+        out[:Ma, t] = j
+        if t == k - 1:
+            break
+        ar = xp.arange(Ma, device=dev)
+        s = xp.matmul(Vt[ar, :, j][:, None, :], Vt[:Ma])[:, 0, :]  # K[:, j] = V V_jᵀ
+        if t > 0:
+            s = s - xp.matmul(C[ar, :t, j][:, None, :], C[:Ma, :t, :])[:, 0, :]
+        dj = d[ar, j]
+        c = s / xp.sqrt(xp.where(dj > 0.0, dj, xp.full_like(dj, math.inf)))[:, None]
+        C[:Ma, t, :] = c
+        d[:Ma] = d[:Ma] - c * c
+        d[ar, j] = 0.0
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the cached sampler
+# --------------------------------------------------------------------------------------------
+class KDPP:
+    r"""Exact (k-)DPP sampler for one kernel or a stack of kernels, with cached spectra.
+
+    The eigendecomposition of every kernel is computed once, in the constructor; the log-space
+    ESP tables (for the largest k asked for so far) are computed on first use and kept. Repeated
+    :meth:`sample`, :meth:`sample_dpp`, :meth:`inclusion_probabilities` and
+    :meth:`log_normaliser` calls on the same kernels therefore only pay for the sampling itself.
+    See the module docstring for the algorithm.
+
+    Parameters
+    ----------
+    L : array_like, shape (n, n) or (B, n, n)
+        Symmetric PSD likelihood kernel(s) (NumPy array, nested lists or a torch tensor).
+        Asymmetry up to ``SYMMETRY_RTOL`` (relative) is removed by symmetrisation; eigenvalues
+        down to ``-PSD_RTOL · λ_max`` are accepted as round-off.
+    backend : {None, "numpy", "torch", "cupy"} or Backend, optional
+        Where the eigendecomposition and the projection phase run (default NumPy).
+
+    Attributes
+    ----------
+    n : int
+        Number of items.
+    batched : bool
+        Whether a stack of kernels was given (results then have a leading axis B).
+    eigenvalues : ndarray, shape (n,) or (B, n)
+        Eigenvalues in ascending order, with those ``<= tol`` set to exactly 0.
+    tol : float or ndarray (B,)
+        ``n · eps · λ_max``: eigenvalues at or below it count as zeros.
+    rank : int or ndarray of int (B,)
+        Numerical rank: the number of eigenvalues above ``tol``.
+
+    Raises
+    ------
+    ValueError
+        If L is not a finite, square, symmetric, PSD matrix (or stack of them).
+
+    Notes
+    -----
+    Memory: the eigenvectors (B n² floats, like L) and the ESP tables, B (n+1)(k+1) floats.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((6, 6))
+    >>> dpp = KDPP(X @ X.T / 6)
+    >>> dpp.sample(3, size=4, seed=1).shape
+    (4, 3)
+    >>> bool(np.isclose(dpp.inclusion_probabilities(3).sum(), 3.0))
+    True
+    """
+
+    def __init__(self, L: Any, *, backend: Any = None) -> None:
+        self._setup(L, backend, "KDPP")
+
+    @classmethod
+    def _build(cls, L: Any, backend: Any, func: str) -> KDPP:
+        self = cls.__new__(cls)
+        self._setup(L, backend, func)
+        return self
+
+    def _setup(self, L: Any, backend: Any, func: str) -> None:
+        be = _resolve_backend(backend, func)
+        a, batched = _as_kernels(L, func)
+        B, n, _ = a.shape
+        if be.name == "numpy":
+            w, U = np.linalg.eigh(a)
+        else:
+            w_dev, U = be.xp.linalg.eigh(be.asarray(a))
+            w = be.to_numpy(w_dev)
+        lam_max = w[:, -1]
+        bad = w[:, 0] < -PSD_RTOL * np.maximum(lam_max, 0.0)
+        if np.any(bad):
+            b = int(np.argmax(bad))
+            where = f" Kernel {b} of the stack" if batched else " It"
+            raise ValueError(
+                f"The 'L' parameter of {func} must be a finite, symmetric, positive "
+                f"semi-definite matrix (relative tolerance {PSD_RTOL:g} on negative "
+                f"eigenvalues).{where} has smallest eigenvalue {w[b, 0]:.6g} and largest "
+                f"{lam_max[b]:.6g}."
+            )
+        tol = n * _EPS * np.maximum(lam_max, 0.0)
+        nonzero = w > tol[:, None]
+        scale = np.where(lam_max > 0.0, lam_max, 1.0)
+        with np.errstate(divide="ignore"):
+            self._logmu = np.where(nonzero, np.log(np.where(nonzero, w, 1.0) / scale[:, None]),
+                                   -np.inf)
+        self._lam = np.where(nonzero, w, 0.0)
+        self._logscale = np.log(scale)
+        self._tol = tol
+        self._rank = nonzero.sum(axis=1)
+        self._be = be
+        # eigenvectors as rows, contiguous: Ut[b, m] is eigenvector m of kernel b
+        if be.name == "numpy":
+            self._Ut = np.ascontiguousarray(np.swapaxes(U, 1, 2))
+        else:
+            self._Ut = be.xp.asarray(be.xp.permute_dims(U, (0, 2, 1)), copy=True)
+            if be.name == "torch":
+                self._Ut = self._Ut.contiguous()
+        self._B, self._n, self._batched = B, n, batched
+        self._prefix: np.ndarray | None = None  # log ESP table of prefixes
+        self._suffix: np.ndarray | None = None  # log ESP table of suffixes (marginals)
+        self._func = func
+
+    # -- properties ------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @property
+    def batched(self) -> bool:
+        return self._batched
+
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        return self._lam.copy() if self._batched else self._lam[0].copy()
+
+    @property
+    def tol(self) -> float | np.ndarray:
+        return self._tol.copy() if self._batched else float(self._tol[0])
+
+    @property
+    def rank(self) -> int | np.ndarray:
+        return self._rank.copy() if self._batched else int(self._rank[0])
+
+    def _unbatch(self, x: np.ndarray) -> Any:
+        return x if self._batched else x[0]
+
+    # -- ESP tables ------------------------------------------------------------------------
+    def _prefix_table(self, k: int) -> np.ndarray:
+        if self._prefix is None or self._prefix.shape[2] <= k:
+            self._prefix = _log_esp_table(self._logmu, k)
+        return self._prefix
+
+    def _suffix_table(self, k: int) -> np.ndarray:
+        """``R[b, j, l] = log e_l`` of the *last* j normalised eigenvalues of kernel b."""
+        if self._suffix is None or self._suffix.shape[2] <= k:
+            self._suffix = _log_esp_table(np.ascontiguousarray(self._logmu[:, ::-1]), k)
+        return self._suffix
+
+    def _check_rank(self, k: int, func: str) -> None:
+        bad = self._rank < k
+        if np.any(bad):
+            b = int(np.argmax(bad))
+            which = f"kernel {b} of the stack has" if self._batched else "the kernel has"
+            raise ValueError(
+                f"The 'k' parameter of {func} is {k}, but {which} numerical rank "
+                f"{int(self._rank[b])} (eigenvalues <= n·eps·λ_max = {self._tol[b]:.3g} count "
+                f"as zero), so det(L_S) = 0 for every S with |S| = {k}. Use k <= "
+                f"{int(self._rank[b])}, or add jitter to the diagonal (L + δ·I with δ of order "
+                "1e-10 · λ_max or more) if the rank deficiency is not meant."
+            )
+
+    # -- sampling --------------------------------------------------------------------------
+    def sample(self, k: int, size: int = 1, seed: Any = None) -> np.ndarray:
+        r"""Draw ``size`` sets of exactly k items per kernel, :math:`P(S) \propto \det L_S`.
+
+        Parameters
+        ----------
+        k : int
+            Cardinality, 0 <= k <= numerical rank of every kernel.
+        size : int, default 1
+            Number of independent draws per kernel (they share the cached spectrum).
+        seed : None, int, SeedSequence or Generator
+            Random stream (NumPy); the same seed gives the same samples.
+
+        Returns
+        -------
+        ndarray of int64, shape (size, k) or (B, size, k)
+            Item indices, each row sorted ascending, k distinct items per row.
+
+        Examples
+        --------
+        >>> KDPP(np.diag([1.0, 2.0, 3.0, 4.0])).sample(2, size=3, seed=0).shape
+        (3, 2)
+        """
+        func = "KDPP.sample" if self._func == "KDPP" else self._func
+        k = _check_k(k, self._n, func)
+        size = check_positive_int(size, "size", func)
+        rng = _as_generator(seed, func)
+        self._check_rank(k, func)
+        return self._unbatch(self._sample_k(k, size, rng))
+
+    def _sample_k(self, k: int, size: int, rng: np.random.Generator) -> np.ndarray:
+        B, n = self._B, self._n
+        M = B * size
+        if k == 0:
+            return np.zeros((B, size, 0), dtype=np.int64)
+        E = self._prefix_table(k)
+        K1 = E.shape[2]
+        flat = E.reshape(-1)
+        # position of E[b, m, rem] in the flat table, per draw; starts at m = n, rem = k
+        pos = np.repeat(np.arange(B, dtype=np.int64) * ((n + 1) * K1), size) + (n * K1 + k)
+        rem = np.full(M, k, dtype=np.int64)
+        sel = np.zeros((M, n), dtype=bool)
+        for m in range(n, 0, -1):
+            # exclude eigenvector m with probability e_r^(m-1) / e_r^(m)
+            p_excl = np.exp(flat[pos - K1] - flat[pos])
+            take = rng.random(M) >= p_excl
+            sel[:, m - 1] = take
+            rem -= take
+            pos -= K1 + take
+            if not rem.any():
+                break
+        if rem.any():  # cannot happen: the log-space recursion is exact about zeros
+            raise RuntimeError("internal error in the k-DPP eigenvector selection")
+        J = np.nonzero(sel)[1].reshape(M, k)
+        u = rng.random((M, k))
+        out = self._phase2(J, u, None)
+        out.sort(axis=1)
+        return out.reshape(B, size, k)
+
+    def _phase2(self, J: np.ndarray, u: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
+        """Items of every draw (M, kmax); draw r = kernel r // size, eigenvectors J[r]."""
+        be, xp = self._be, self._be.xp
+        M, kmax = J.shape
+        size = M // self._B
+        n = self._n
+        out = np.zeros((M, kmax), dtype=np.int64)
+        if kmax == 0:
+            return out
+        kid = np.repeat(np.arange(self._B, dtype=np.int64), size)
+        order = None
+        if counts is not None:  # sort draws by decreasing cardinality; active draws = a prefix
+            order = np.argsort(-counts, kind="stable")
+            J, u, kid, counts = J[order], u[order], kid[order], counts[order]
+        rows = max(1, _WORK_BUDGET // (kmax * n))
+        for lo in range(0, M, rows):
+            hi = min(M, lo + rows)
+            active = None
+            if counts is not None:
+                c = counts[lo:hi]
+                active = np.count_nonzero(c[None, :] > np.arange(kmax)[:, None], axis=1)
+            if be.name == "numpy":
+                Vt = self._Ut[kid[lo:hi, None], J[lo:hi]]
+                if counts is not None:
+                    Vt *= (np.arange(kmax)[None, :] < c[:, None])[:, :, None]
+                res = _projection_chain(Vt, u[lo:hi], active, np)
+            else:
+                dev = be.device
+                kid_d = xp.asarray(kid[lo:hi], device=dev)
+                J_d = xp.asarray(J[lo:hi], device=dev)
+                Vt = self._Ut[kid_d[:, None], J_d]
+                if counts is not None:
+                    mask = be.asarray(np.arange(kmax)[None, :] < c[:, None])
+                    Vt = Vt * mask[:, :, None]
+                res = be.to_numpy(_projection_chain(Vt, be.asarray(u[lo:hi]), active, xp))
+            out[lo:hi] = res
+        if order is not None:
+            inv = np.empty_like(order)
+            inv[order] = np.arange(M)
+            out = out[inv]
+        return out
+
+    def sample_dpp(self, size: int = 1, seed: Any = None) -> list:
+        r"""Draw ``size`` sets per kernel from the L-ensemble DPP, :math:`P(S) \propto \det L_S`.
+
+        Eigenvector n is kept independently with probability :math:`\lambda_n/(1+\lambda_n)`,
+        then the projection DPP of the kept eigenvectors is sampled (module docstring).
+
+        Parameters
+        ----------
+        size : int, default 1
+            Number of draws per kernel.
+        seed : None, int, SeedSequence or Generator
+
+        Returns
+        -------
+        list
+            For one kernel a list of ``size`` int64 arrays (sorted, variable length); for a stack
+            a list over kernels of such lists.
+
+        Examples
+        --------
+        >>> draws = KDPP(np.eye(4)).sample_dpp(size=2, seed=0)
+        >>> len(draws), draws[0].dtype
+        (2, dtype('int64'))
+        """
+        func = "KDPP.sample_dpp" if self._func == "KDPP" else self._func
+        size = check_positive_int(size, "size", func)
+        rng = _as_generator(seed, func)
+        B, n = self._B, self._n
+        M = B * size
+        p = self._lam / (1.0 + self._lam)  # λ/(1+λ), exactly 0 for numerical zeros
+        sel = rng.random((B, size, n)) < p[:, None, :]
+        sel = sel.reshape(M, n)
+        counts = sel.sum(axis=1)
+        kmax = int(counts.max())
+        # kept eigenvectors first (ascending), then padding
+        J = np.argsort(~sel, axis=1, kind="stable")[:, :kmax]
+        u = rng.random((M, kmax))
+        out = self._phase2(J, u, counts)
+        res = [np.sort(out[r, :counts[r]]) for r in range(M)]
+        per_kernel = [res[b * size:(b + 1) * size] for b in range(B)]
+        return per_kernel if self._batched else per_kernel[0]
+
+    # -- exact quantities ------------------------------------------------------------------
+    def log_normaliser(self, k: int | None) -> float | np.ndarray:
+        r"""log of the normaliser: :math:`\log e_k(\lambda)`, or :math:`\log\det(I+L)` for None.
+
+        Eigenvalues at or below ``tol`` count as zeros, so the result is ``-inf`` for k above
+        the numerical rank. Computed in log space: finite far beyond float64's range.
+
+        Examples
+        --------
+        >>> float(KDPP(np.diag([1.0, 2.0, 3.0])).log_normaliser(2))  # log(2 + 3 + 6)
+        2.3978952727983707
+        """
+        func = "KDPP.log_normaliser" if self._func == "KDPP" else self._func
+        k = _check_k(k, self._n, func, allow_none=True)
+        if k is None:
+            out = np.sum(np.log1p(self._lam), axis=1)
+        elif k == 0:
+            out = np.zeros(self._B)
+        else:
+            out = self._prefix_table(k)[:, self._n, k] + k * self._logscale
+        return out if self._batched else float(out[0])
+
+    def inclusion_probabilities(self, k: int | None) -> np.ndarray:
+        r"""Exact marginals :math:`P(i \in S)` of the k-DPP (or of the DPP for ``k=None``).
+
+        .. math::
+
+            P(i \in S) = \sum_n V_{in}^2\, \pi_n, \qquad
+            \pi_n = \frac{\lambda_n\, e_{k-1}(\lambda_{-n})}{e_k(\lambda)}
+            \quad\Big(\text{DPP: } \pi_n = \frac{\lambda_n}{1+\lambda_n}\Big),
+
+        where :math:`\pi_n` is the probability that eigenvector n is chosen in phase 1 and
+        :math:`\lambda_{-n}` are the other eigenvalues. :math:`e_{k-1}(\lambda_{-n}) =
+        \sum_a e_a(\lambda_{<n})\, e_{k-1-a}(\lambda_{>n})` is evaluated from the prefix and
+        suffix ESP tables with a log-sum-exp (all terms positive, no cancellation).
+
+        Returns
+        -------
+        ndarray, shape (n,) or (B, n)
+            Sums to k (DPP: the expected cardinality).
+
+        Examples
+        --------
+        >>> KDPP(np.diag([1.0, 1.0, 2.0])).inclusion_probabilities(1)
+        array([0.25, 0.25, 0.5 ])
+        """
+        func = "KDPP.inclusion_probabilities" if self._func == "KDPP" else self._func
+        k = _check_k(k, self._n, func, allow_none=True)
+        n = self._n
+        if k is None:
+            pi = self._lam / (1.0 + self._lam)
+        elif k == 0:
+            return self._unbatch(np.zeros((self._B, n)))
+        else:
+            self._check_rank(k, func)
+            P = self._prefix_table(k)
+            R = self._suffix_table(k - 1)
+            # e_a(μ_1..μ_{i}) · e_{k-1-a}(μ_{i+2}..μ_n) for eigenvalue i (0-based), a = 0..k-1
+            terms = P[:, :n, :k] + R[:, n - 1::-1, k - 1::-1]
+            loo = _logsumexp(terms, axis=2)
+            pi = np.exp(self._logmu + loo - P[:, n, k][:, None])
+        if self._be.name == "numpy":
+            probs = np.matmul(pi[:, None, :], self._Ut * self._Ut)[:, 0, :]
+        else:
+            be = self._be
+            probs = be.to_numpy(be.xp.matmul(be.asarray(pi)[:, None, :], self._Ut * self._Ut))
+            probs = probs[:, 0, :]
+        return self._unbatch(np.clip(probs, 0.0, 1.0))
+
+
+# --------------------------------------------------------------------------------------------
+# functional interface
+# --------------------------------------------------------------------------------------------
+def sample_k_dpp(L: Any, k: int, size: int = 1, seed: Any = None, *,
+                 backend: Any = None) -> np.ndarray:
+    r"""Exact samples of the k-DPP with kernel L: :math:`P(S) = \det(L_S)/e_k(\lambda)`, |S| = k.
+
+    One eigendecomposition per kernel serves all ``size`` draws; use :class:`KDPP` to reuse it
+    across calls. Numerically robust for ill-conditioned kernels and for normalisers far outside
+    float64's range (log-space ESPs; see the module docstring).
+
+    Parameters
+    ----------
+    L : array_like, shape (n, n) or (B, n, n)
+        Symmetric PSD kernel, or a stack of B kernels sampled independently.
+    k : int
+        Number of items per set, 0 <= k <= the numerical rank of every kernel.
+    size : int, default 1
+        Draws per kernel.
+    seed : None, int, SeedSequence or Generator
+        Random stream (NumPy); the same seed and kernels give the same samples.
+    backend : {None, "numpy", "torch", "cupy"} or Backend, optional
+        Array backend of the linear algebra (default NumPy).
+
+    Returns
+    -------
+    ndarray of int64, shape (size, k) or (B, size, k)
+        Item indices; every row holds k distinct items in ascending order.
+
+    Raises
+    ------
+    ValueError
+        For an invalid L (not square, not symmetric, not finite, not PSD), k not an int in
+        [0, n] or above a kernel's numerical rank, size < 1, or an invalid seed or backend.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((5, 5))
+    >>> sample_k_dpp(X @ X.T, 2, size=3, seed=0).shape
+    (3, 2)
+    >>> sample_k_dpp(np.stack([np.eye(4), 2 * np.eye(4)]), 3, seed=0).shape
+    (2, 1, 3)
+    """
+    func = "sample_k_dpp"
+    size = check_positive_int(size, "size", func)
+    rng = _as_generator(seed, func)
+    shape = np.shape(L)
+    if len(shape) in (2, 3) and shape[-1] >= 1:
+        _check_k(k, shape[-1], func)  # cheap checks before the eigendecomposition
+    dpp = KDPP._build(L, backend, func)
+    return dpp.sample(k, size, rng)
+
+
+def sample_dpp(L: Any, size: int = 1, seed: Any = None, *, backend: Any = None) -> list:
+    r"""Exact samples of the L-ensemble DPP: :math:`P(S) = \det(L_S) / \det(I + L)`.
+
+    Parameters
+    ----------
+    L : array_like, shape (n, n) or (B, n, n)
+        Symmetric PSD kernel(s). Unlike the k-DPP, the DPP is not invariant under L → cL.
+    size : int, default 1
+        Draws per kernel.
+    seed : None, int, SeedSequence or Generator
+    backend : {None, "numpy", "torch", "cupy"} or Backend, optional
+
+    Returns
+    -------
+    list
+        One kernel: a list of ``size`` sorted int64 arrays of variable length. A stack: a list
+        over the B kernels of such lists.
+
+    Examples
+    --------
+    >>> draws = sample_dpp(np.diag([0.0, 1.0, 1e9]), size=3, seed=0)
+    >>> [int(2 in s) for s in draws], [int(0 in s) for s in draws]
+    ([1, 1, 1], [0, 0, 0])
+    """
+    func = "sample_dpp"
+    size = check_positive_int(size, "size", func)
+    rng = _as_generator(seed, func)
+    return KDPP._build(L, backend, func).sample_dpp(size, rng)
+
+
+def inclusion_probabilities(L: Any, k: int | None, *, backend: Any = None) -> np.ndarray:
+    r"""Exact marginals :math:`P(i \in S)` of the k-DPP with kernel L (``k=None``: the DPP).
+
+    .. math::
+
+        P(i \in S) = \frac{1}{e_k(\lambda)} \sum_n V_{in}^2\, \lambda_n\,
+        e_{k-1}(\lambda_1, \dots, \lambda_{n-1}, \lambda_{n+1}, \dots)
+
+    computed in log space (see :meth:`KDPP.inclusion_probabilities`). For ``k=None`` it is the
+    diagonal of the marginal kernel :math:`K = L (I + L)^{-1}`.
+
+    Returns
+    -------
+    ndarray, shape (n,) or (B, n)
+        Each row sums to k.
+
+    Examples
+    --------
+    >>> inclusion_probabilities(np.eye(4), 2)
+    array([0.5, 0.5, 0.5, 0.5])
+    """
+    func = "inclusion_probabilities"
+    shape = np.shape(L)
+    if len(shape) in (2, 3) and shape[-1] >= 1:
+        _check_k(k, shape[-1], func, allow_none=True)
+    return KDPP._build(L, backend, func).inclusion_probabilities(k)
+
+
+def log_normaliser(L: Any, k: int | None, *, backend: Any = None) -> float | np.ndarray:
+    r""":math:`\log e_k(\lambda(L)) = \log \sum_{|S|=k} \det L_S` (``k=None``: log det(I + L)).
+
+    Finite whenever k <= the numerical rank, even where :math:`e_k` itself over- or underflows
+    float64; ``-inf`` above the rank.
+
+    Returns
+    -------
+    float, or ndarray (B,) for a stack of kernels.
+
+    Examples
+    --------
+    >>> round(log_normaliser(1e3 * np.eye(500), 250), 4)  # log C(500, 250) + 250 log 1000
+    2070.1788
+    """
+    func = "log_normaliser"
+    shape = np.shape(L)
+    if len(shape) in (2, 3) and shape[-1] >= 1:
+        _check_k(k, shape[-1], func, allow_none=True)
+    return KDPP._build(L, backend, func).log_normaliser(k)
