@@ -81,3 +81,18 @@ def test_simulate_help_documents_every_option():
                    "--dtype", "--seed", "--noise", "--batch-size", "--alpha-max",
                    "--output-dir", "--on-divergence"):
         assert option in text
+
+
+def test_prune_writes_validation_summary_and_claims(tmp_path):
+    args = ["prune", "--N", "60", "--students", "2", "--masks", "5", "--alpha", "20",
+            "--noise", "0", "--levels", "1", "3", "--methods", "random_edge", "dpp_edge",
+            "random_node", "--output-dir", str(tmp_path), "--quiet"]
+    assert main(args) == 0
+    df = pd.read_csv(tmp_path / "validation.csv")
+    assert set(df["method"]) == {"random_edge", "dpp_edge", "random_node"}
+    assert len(df) == 2 * 3 * 2
+    edges = df[df["method"] == "random_edge"]["keep"].unique()
+    assert sorted(edges) == [10, 30]  # ceil((k·61 − 6)/6) for k = 1, 3
+    claims = pd.read_csv(tmp_path / "claims.csv")
+    assert set(claims["verdict"]) <= {"supported", "contradicted", "inconclusive"}
+    assert (tmp_path / "summary.csv").exists()

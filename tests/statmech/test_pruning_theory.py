@@ -331,3 +331,55 @@ def test_finite_n_jensen_correction_matches_mask_average():
     thr = stats.norm.isf(FAMILY / len(cases) / 2)
     assert np.all(np.abs(z_corr) < thr), z_corr
     assert np.any(np.abs(z_plain) > thr), z_plain
+
+
+@pytest.mark.parametrize("kernel, reweight", [("linear", None), ("rbf", None),
+                                              ("linear", "activations"),
+                                              ("rbf", "preactivations")])
+def test_dpp_node_mean_error_matches_theory(student, kernel, reweight):
+    op, W, Ws = student
+    stats_ = P.student_layer(W, op.v)
+    res = sm.prune("dpp_node", W, op.v, keep=3, n_masks=1500, seed=11, kernel=kernel,
+                   reweight=reweight, **stats_)
+    egs = sm.generalization_error(res.order_parameters(Ws, op.v_star))
+    th = P.prune_theory(op, "dpp_node", 3, kernel=kernel, reweight=reweight)
+    assert th.exact and th.std_eg > 0
+    z = (egs.mean() - th.mean_eg) / (th.std_eg / np.sqrt(egs.size))
+    assert abs(z) < stats.norm.isf(FAMILY / 2), z
+    # the kept-set frequencies follow the DPP's inclusion probabilities
+    freq = np.zeros(op.K)
+    np.add.at(freq, res.kept.ravel(), 1.0)
+    freq /= res.kept.shape[0]
+    pi = th.info["pi1"]
+    zi = (freq - pi) / np.sqrt(pi * (1 - pi) / res.kept.shape[0])
+    assert np.all(np.abs(zi) < stats.norm.isf(FAMILY / op.K / 2)), zi
+
+
+def test_dpp_node_inclusion_path_equals_enumeration():
+    op = specialised_op(K=12, M=3, seed=4)
+    import statmech.pruning.node_method as nm
+
+    full = P.prune_theory(op, "dpp_node", 4)
+    old = nm.ENUMERATION_LIMIT
+    try:
+        nm.ENUMERATION_LIMIT = 10
+        inc = P.prune_theory(op, "dpp_node", 4)
+    finally:
+        nm.ENUMERATION_LIMIT = old
+    assert full.exact and not inc.exact
+    assert inc.mean_eg == pytest.approx(full.mean_eg, rel=1e-8)
+    np.testing.assert_allclose(inc.info["pi2"], full.info["pi2"], atol=1e-10)
+
+
+def test_dpp_node_prefers_balanced_sets_for_near_duplicate_units():
+    """Near-copies of two teachers (K = 6, z = 3): the linear-kernel DPP concentrates on sets with
+    one unit per teacher, so it beats random node (the seed paper's first claim, in theory)."""
+    K, M = 6, 2
+    R = np.zeros((K, M))
+    R[np.arange(K), np.arange(K) // 3] = 1.0
+    Q = R @ R.T + 0.01 * np.eye(K)
+    op = sm.OrderParameters(Q=Q, R=R, T=np.eye(M), v=np.full(K, 4 / 3), v_star=np.full(M, 4.0))
+    th = P.prune_theory(op, "dpp_node", 2)
+    assert th.mean_eg < sm.pruned_error(op, "random_node", 2)
+    balanced = th.info["pi2"][:3, 3:].sum()  # P(one unit from each group)
+    assert balanced > 0.95
