@@ -179,8 +179,8 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
     covariance [[Q, R], [Rᵀ, T]] (they concentrate as N → ∞), or of the actual coordinates when
     ``weights`` (K × N) and ``teacher_weights`` (M × N) are given: then ``mean_eg`` includes the
     finite-N Jensen correction of the mask fluctuations (``finite_n``; ``eg_of_mean`` is without
-    it, and ``std_eg`` is NaN). Node methods: the exact expectation over the kept set
-    (``node_theory``), with Q, R and I2 from ``op``.
+    it) and ``std_eg`` is the first-order spread of ε_g across masks. Node methods: the exact
+    expectation over the kept set (``node_theory``), with Q, R and I2 from ``op``.
 
     Parameters
     ----------
@@ -241,13 +241,15 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
         Ws = None if teacher_weights is None else np.asarray(teacher_weights, dtype=float)
         Qp, Rp, Pinc = _edge_with_weights(m, W, Ws, e, variant, R)
         eg = float(eg_of(Qp, Rp, T, v, vs, student, teacher))
-        from .finite_n import jensen_correction
+        from .finite_n import jensen_correction, mask_spread
         from .theory_tools import covariance_of
 
         gap = jensen_correction(W, Ws, Pinc, covariance_of(Qp, Rp, T),
                                 np.concatenate([-v, vs]), student, teacher,
                                 fixed_count=variant != "bernoulli")
-        return PruneTheory(m.name, variant, c, Qp, Rp, v.copy(), eg + gap, eg, np.nan, True,
+        spread = mask_spread(W, Ws, Pinc, Qp, Rp, T, v, vs, student, teacher,
+                             fixed_count=variant != "bernoulli")
+        return PruneTheory(m.name, variant, c, Qp, Rp, v.copy(), eg + gap, eg, spread, True,
                            None, {"edges": e, "jensen_correction": gap})
     c, _ = _edge_fraction(keep, N, func)
     Qp, Rp = m.expected_order_parameters(Q, R, c, variant=variant)

@@ -104,3 +104,36 @@ def jensen_correction(W: np.ndarray, Ws: np.ndarray, P: np.ndarray, Cmean: np.nd
                                          + f(x0 - ep - eq)) / (4 * hs[p] * hs[q])
             total += weight * 0.5 * float(np.sum(H * cov))
     return total
+
+
+def mask_spread(W: np.ndarray, Ws: np.ndarray, P: np.ndarray, Q: np.ndarray, R: np.ndarray,
+                T: np.ndarray, v: np.ndarray, v_star: np.ndarray, student: Activation,
+                teacher: Activation, fixed_count: bool = True) -> float:
+    """Standard deviation of ε_g across masks to first order: (gᵀ Σ g)^½, g the gradient of ε_g
+    with respect to the entries of (Q′, R′) at their means and Σ their mask covariance."""
+    from .theory_tools import eg_of
+
+    K, M = R.shape
+    keys = [(c, d) for c in range(K) for d in range(c, K)] + [(c, K + m) for c in range(K)
+                                                              for m in range(M)]
+    ents = [_entry(c, d, W, Ws) for c, d in keys]
+
+    def eg_at(Qx: np.ndarray, Rx: np.ndarray) -> float:
+        return float(eg_of(Qx, Rx, T, v, v_star, student, teacher))
+
+    g = np.empty(len(keys))
+    for a, (c, d) in enumerate(keys):
+        h = 1e-5 * max(1.0, abs(Q[c, d] if d < K else R[c, d - K]))
+        vals = []
+        for t in (1.0, -1.0):
+            Qx, Rx = Q.copy(), R.copy()
+            if d < K:
+                Qx[c, d] += t * h
+                if c != d:
+                    Qx[d, c] += t * h
+            else:
+                Rx[c, d - K] += t * h
+            vals.append(eg_at(Qx, Rx))
+        g[a] = (vals[0] - vals[1]) / (2 * h)
+    S = np.array([[_cov(ea, eb, P, fixed_count) for eb in ents] for ea in ents])
+    return float(np.sqrt(max(g @ S @ g, 0.0)))

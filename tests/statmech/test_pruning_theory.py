@@ -328,6 +328,8 @@ def test_finite_n_jensen_correction_matches_mask_average():
         se = egs.std(ddof=1) / np.sqrt(egs.size)
         z_corr.append((egs.mean() - th.mean_eg) / se)
         z_plain.append((egs.mean() - th.eg_of_mean) / se)
+        # the first-order spread across masks (delta method) describes the masks' ε_g
+        assert egs.std() == pytest.approx(th.std_eg, rel=0.15)
     thr = stats.norm.isf(FAMILY / len(cases) / 2)
     assert np.all(np.abs(z_corr) < thr), z_corr
     assert np.any(np.abs(z_plain) > thr), z_plain
