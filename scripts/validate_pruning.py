@@ -6,7 +6,8 @@ trained) and K = 20, M = 5, each with σ = 0 and 0.25. For every method at the m
 claims table. Usage::
 
     python scripts/validate_pruning.py [--students 8] [--masks 50] [--simulation full]
-                                       [--renormalise] [--output-dir statmech-output/validation]
+                                       [--renormalise] [--reference-variants]
+                                       [--output-dir statmech-output/validation]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from statmech.pruning.validation import (
+    REFERENCE_VARIANTS,
     ValidationConfig,
     claims_table,
     run_validation,
@@ -30,14 +32,19 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=8)
     ap.add_argument("--masks", type=int, default=50)
     ap.add_argument("--simulation", choices=("full", "reduced"), default="full")
-    ap.add_argument("--renormalise", action="store_true")
+    ap.add_argument("--renormalise", action="store_true",
+                    help="rescale student rows to |w| = sqrt(N) before pruning (reference P4)")
+    ap.add_argument("--reference-variants", action="store_true",
+                    help="the reference implementation's variants: Bernoulli random edge and "
+                         "signed-v magnitude node")
     ap.add_argument("--configs", nargs="+", default=["K6M2", "K20M5"])
     ap.add_argument("--output-dir", type=Path, default=Path("statmech-output/validation"))
     a = ap.parse_args()
     shapes = {"K6M2": (6, 2), "K20M5": (20, 5)}
     configs = [ValidationConfig(K=shapes[c][0], M=shapes[c][1], noise=s, students=a.students,
                                 n_masks=a.masks, simulation_method=a.simulation,
-                                renormalise=a.renormalise)
+                                renormalise=a.renormalise,
+                                variants=REFERENCE_VARIANTS if a.reference_variants else {})
                for c in a.configs for s in (0.0, 0.25)]
     t = time.perf_counter()
     df = run_validation(configs)

@@ -144,6 +144,9 @@ def _add_prune_parser(sub) -> None:
     g.add_argument("--renormalise", action="store_true",
                    help="rescale every student row to |w| = sqrt(N) before pruning (the "
                         "reference implementation's post-February step)")
+    g.add_argument("--reference-variants", action="store_true",
+                   help="the reference implementation's variants (Bernoulli random edge, "
+                        "signed-v magnitude node)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--output-dir", type=Path, default=Path("statmech-output/prune"))
     g.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -154,6 +157,7 @@ def run_prune(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .pruning.validation import (
+        REFERENCE_VARIANTS,
         ValidationConfig,
         claims_table,
         run_validation,
@@ -164,7 +168,8 @@ def run_prune(args: argparse.Namespace) -> int:
                                 alpha=args.alpha, noise=s, students=args.students,
                                 n_masks=args.masks, levels=tuple(args.levels),
                                 methods=tuple(args.methods), simulation_method=args.simulation,
-                                renormalise=args.renormalise, seed=args.seed)
+                                renormalise=args.renormalise, seed=args.seed,
+                                variants=REFERENCE_VARIANTS if args.reference_variants else {})
                for s in args.noise]
     df = run_validation(configs, progress=False if args.quiet else None)
     summary = summary_table(df)

@@ -26,6 +26,9 @@ from .api import matched_edges, prune_student, prune_theory
 DEFAULT_METHODS = ("random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
                    "dpp_node", "spectral_node")
 
+#: The reference implementation's choices (``pruning_theory.md`` §3.3, P8, P9).
+REFERENCE_VARIANTS = {"random_edge": "bernoulli", "magnitude_node": "signed"}
+
 CLAIMS = (
     ("DPP node beats random node", "dpp_node", "random_node", "node"),
     ("DPP node beats magnitude node", "dpp_node", "magnitude_node", "node"),
