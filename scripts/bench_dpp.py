@@ -12,7 +12,7 @@ well-conditioned enough for DPPy). Cases:
     one ``.sample(k, size=10)`` call); DPPy: the same ``FiniteDPP`` object, 10 further calls.
     The first (uncached) call is reported too.
 
-BLAS threads are left as they are. Times are medians over ``--repeat`` runs (default 3); the
+BLAS threads are left as they are. Times are medians over ``--repeat`` runs (default 5); the
 kernels are regenerated identically for every run. ``--quick`` shrinks every case (10× fewer
 kernels, n = 500 for (c)). The DPPy columns are skipped if ``dppy`` is not installed.
 
@@ -109,7 +109,7 @@ def cached_case(n: int, k: int, draws: int, repeat: int) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per timing (median)")
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     rows = [

@@ -9,8 +9,10 @@ in :data:`PRUNING_METHODS`.
 ``import statmech`` needs only NumPy, SciPy and pandas (torch/CuPy are imported lazily, where used).
 """
 
+from . import dpp
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backend import BACKENDS, Backend, get_backend, member_seeds
+from .dpp import KDPP, sample_dpp, sample_k_dpp
 from .ensemble import Ensemble, EnsembleMean
 from .fixed_points import (
     critical_learning_rate,
@@ -41,12 +43,14 @@ from .weights_reconstruction import weights_from_order_parameters
 __version__ = "0.1.0"
 
 __all__ = [
+    "dpp",
     "ACTIVATIONS",
     "Activation",
     "BACKENDS",
     "Backend",
     "DIVERGENCE_FACTOR",
     "Ensemble",
+    "KDPP",
     "EnsembleMean",
     "METHODS",
     "OrderParameters",
@@ -75,6 +79,8 @@ __all__ = [
     "prune_student",
     "prune_theory",
     "pruned_error",
+    "sample_dpp",
+    "sample_k_dpp",
     "simulate",
     "symmetric_plateau",
     "test_loss",

@@ -33,15 +33,17 @@ Algorithm (spectral sampler; ``shared/research/ecosystem.md`` §1, "The exact k-
    with probability :math:`\lambda_n / (1 + \lambda_n)`.
 4. **Phase 2: sample the projection DPP** :math:`K = V V^T` (V: the chosen eigenvectors, n × k)
    by the chain rule. The first item is drawn with probability :math:`\|V_i\|^2 / k`; each later
-   item with probability proportional to the squared residual norm of row :math:`V_i` after
-   projecting out the rows already drawn. The residuals are updated by Gram–Schmidt (an
-   incremental Cholesky factor of :math:`K_S`): step t computes
-   :math:`c_i = (V_i \cdot V_j - C_{i,<t} \cdot C_{j,<t}) / \sqrt{d_j}` and
-   :math:`d_i \leftarrow d_i - c_i^2`, O(nk) per step and O(nk²) per draw, touching only the t
-   columns of C filled so far. Negative residuals (round-off) are clipped to 0 and the
-   probabilities are renormalised by their actual sum, never by k − t, so the "probabilities do
-   not sum to 1" failure cannot occur; an item already drawn has residual exactly 0 and is never
-   drawn twice.
+   item with probability proportional to the squared residual norm :math:`d_i` of row
+   :math:`V_i` after projecting out the rows already drawn. The residuals are updated by
+   Gram–Schmidt in the k-dimensional column space (equivalently, an incremental Cholesky
+   factorisation of :math:`K_S`): after drawing j at step t, the residual of row j,
+   :math:`r = V_j - \sum_{s<t} c_{s,j} q_s`, gives the unit vector :math:`q_t = r/\|r\|`, the
+   coefficients :math:`c_t = V q_t` and :math:`d \leftarrow d - c_t^2`. That is one n × k
+   product per step, O(nk² + k³) per draw, and only the t coefficients of item j are read
+   back. Negative residuals (round-off) are clipped to 0 and the probabilities are renormalised
+   by their actual sum, never by k − t, so the "probabilities do not sum to 1" failure cannot
+   occur; an item already drawn has residual exactly 0 and is never drawn twice (should every
+   residual vanish numerically, the next item is drawn uniformly among those not yet drawn).
 
 Phases 1 and 2 are vectorised over the batch of kernels *and* the ``size`` draws per kernel: only
 O(n + k) sequential steps are taken, each an array operation over all draws. Everything is
@@ -57,7 +59,8 @@ too few eigenvectors are chosen and DPPy raises "probabilities do not sum to 1" 
 silently returns biased samples (n = 2000, k = 1000). No single rescaling of L fixes every case
 (``ecosystem.md`` §1, "Does 'probabilities do not sum to 1' still occur?"). In log space every
 entry of the table is finite or exactly ``-inf`` for all kernels, and normalising by
-:math:`\lambda_{\max}` makes the sampler exactly invariant under :math:`L \to cL` (as the k-DPP is).
+:math:`\lambda_{\max}` makes the k-DPP sampler invariant under :math:`L \to cL` up to round-off
+(as the k-DPP itself is): the same seed gives the same samples for L and cL.
 
 Backends and random numbers
 ---------------------------
@@ -65,9 +68,9 @@ The default backend is NumPy. ``backend="torch"`` (or a :class:`statmech.backend
 eigendecomposition and phase 2 through the backend's array namespace (batched ``eigh`` and
 ``matmul`` on its device, e.g. a GPU); the ESP tables and phase 1 (O(nk) scalars per kernel) stay
 on the host in NumPy. The random numbers always come from one ``numpy.random.Generator`` built
-from ``seed``, so for a given seed the chosen eigenvectors are the same on every backend and the
-items agree up to the round-off of the eigenvectors. torch is imported only through
-:mod:`statmech.backend`, and only when asked for.
+from ``seed``, so a given seed gives the same samples on every backend, except where round-off
+differences between the backends' eigendecompositions move a uniform across a threshold (rare).
+torch is imported only through :mod:`statmech.backend`, and only when asked for.
 """
 
 from __future__ import annotations
@@ -91,7 +94,11 @@ SYMMETRY_RTOL = 1e-8
 #: and count as exact zeros.
 PSD_RTOL = 1e-8
 _EPS = float(np.finfo(np.float64).eps)
-_WORK_BUDGET = 2**24  # float64 elements of one (draws, k, n) work array in phase 2 (128 MiB)
+# float64 elements of one (draws, k, n) work array in phase 2: 2 MiB keeps a chunk of draws in
+# cache (measured: 2-3x faster than one chunk of all draws for 100 × n=200 and 10 × n=2000)
+_WORK_BUDGET = 2**18
+_GPU_WORK_BUDGET = 2**26  # the same on a GPU (512 MiB): few, large steps
+_CHECK_BUDGET = 2**18  # float64 elements per chunk of kernels in the symmetry check
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,13 +123,19 @@ def _as_kernels(L: Any, func: str) -> tuple[np.ndarray, bool]:
         raise ValueError(f"{msg}. Got an array of shape {a.shape} instead.")
     batched = a.ndim == 3
     a = a if batched else a[None]
-    scale = np.max(np.abs(a), axis=(1, 2))
+    B = a.shape[0]
+    scale, asym = np.empty(B), np.empty(B)
+    step = max(1, _CHECK_BUDGET // a[0].size)
+    for lo in range(0, B, step):  # chunks of kernels: the temporaries stay in cache
+        c = a[lo:lo + step]
+        scale[lo:lo + step] = np.maximum(np.max(c, axis=(1, 2)), -np.min(c, axis=(1, 2)))
+        # L - Lᵀ is antisymmetric, so its max is max |L - Lᵀ| (NaN propagates)
+        with np.errstate(invalid="ignore"):  # inf - inf: reported just below
+            asym[lo:lo + step] = np.max(c - np.swapaxes(c, 1, 2), axis=(1, 2))
     if not np.all(np.isfinite(scale)):
         b = int(np.argmin(np.isfinite(scale)))
         where = f" (kernel {b} of the stack)" if batched else ""
         raise ValueError(f"{msg}. It contains NaN or infinite entries{where}.")
-    diff = a - np.swapaxes(a, 1, 2)
-    asym = np.max(np.abs(diff), axis=(1, 2))
     bad = asym > SYMMETRY_RTOL * scale
     if np.any(bad):
         b = int(np.argmax(bad))
@@ -131,8 +144,8 @@ def _as_kernels(L: Any, func: str) -> tuple[np.ndarray, bool]:
             f"{msg} (relative symmetry tolerance {SYMMETRY_RTOL:g}).{where} has "
             f"max |L - Lᵀ| = {asym[b]:.3g} with max |L| = {scale[b]:.3g}."
         )
-    if np.any(asym > 0):
-        a = a - 0.5 * diff  # the symmetric part (only where L was not exactly symmetric)
+    if np.any(asym > 0):  # the symmetric part (only where L was not exactly symmetric)
+        a = 0.5 * (a + np.swapaxes(a, 1, 2))
     return a, batched
 
 
@@ -185,21 +198,25 @@ def _resolve_backend(backend: Any, func: str) -> Backend:
 # log-space elementary symmetric polynomials
 # --------------------------------------------------------------------------------------------
 def _log_esp_table(logmu: np.ndarray, k: int) -> np.ndarray:
-    """``E[b, m, l] = log e_l(μ_1..μ_m)`` of kernel b, for 0 <= m <= n, 0 <= l <= k.
+    """``E[m, b, l] = log e_l(μ_1..μ_m)`` of kernel b, for 0 <= m <= n, 0 <= l <= k.
 
     ``logmu`` (B, n) holds log μ (``-inf`` for zero eigenvalues). Entries with l > m, or with l
-    above the number of nonzero μ among the first m, are exactly ``-inf``.
+    above the number of nonzero μ among the first m, are exactly ``-inf``. Layout (n+1, B, k+1):
+    each step of the recursion works on one contiguous (B, k+1) block.
     """
     B, n = logmu.shape
-    E = np.full((B, n + 1, k + 1), -np.inf)
+    E = np.full((n + 1, B, k + 1), -np.inf)
     E[:, :, 0] = 0.0
+    lm = np.ascontiguousarray(logmu.T)[:, :, None]  # (n, B, 1)
+    tmp = np.empty((B, k))
     for m in range(1, n + 1):
         top = min(m, k)  # e_l^{(m)} = 0 for l > m
         if top == 0:
             continue
-        prev = E[:, m - 1]
-        np.logaddexp(prev[:, 1:top + 1], logmu[:, m - 1, None] + prev[:, :top],
-                     out=E[:, m, 1:top + 1])
+        prev = E[m - 1]
+        t = tmp[:, :top]
+        np.add(lm[m - 1], prev[:, :top], out=t)
+        np.logaddexp(prev[:, 1:top + 1], t, out=E[m, :, 1:top + 1])
     return E
 
 
@@ -213,10 +230,72 @@ def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
+# phase 1: choice of the eigenvectors
+# --------------------------------------------------------------------------------------------
+_BLOCK = 64  # steps of phase 1 per block of uniforms
+_SCALAR_DRAWS = 4  # at most this many draws: phase 1 in plain Python (no array overhead)
+
+
+def _select_eigenvectors(flat: np.ndarray, step: int, pos: np.ndarray, k: int, n: int,
+                         rng: np.random.Generator) -> np.ndarray:
+    """Phase 1 of the k-DPP: a mask (M, n) with k eigenvectors per draw, P(J) ∝ Π_J λ.
+
+    ``flat`` is the flattened log ESP table, ``step`` the distance between E[m, b, r] and
+    E[m-1, b, r], ``pos[r]`` the position of E[n, b, k] for draw r. Going down from m = n with
+    ``rem`` eigenvectors still to choose, m is *excluded* with probability
+    exp(E[m-1, rem] - E[m, rem]) (1 when rem = 0, 0 when e_rem^(m-1) = 0). The uniforms come in
+    blocks of shape (_BLOCK, M), drawn as the steps reach them, so the vectorised and the scalar
+    paths use the same numbers and give the same result.
+    """
+    M = pos.shape[0]
+    blocks: list[np.ndarray] = []
+
+    def uniforms(i: int) -> np.ndarray:
+        while len(blocks) <= i // _BLOCK:
+            blocks.append(rng.random((_BLOCK, M)))
+        return blocks[i // _BLOCK][i % _BLOCK]
+
+    sel = np.zeros((M, n), dtype=bool)
+    if M <= _SCALAR_DRAWS:
+        for r in range(M):
+            p, rem = int(pos[r]), k
+            for i in range(n):
+                if rem == 0:
+                    break
+                if uniforms(i)[r] >= math.exp(flat[p - step] - flat[p]):
+                    sel[r, n - 1 - i] = True
+                    rem -= 1
+                    p -= 1
+                p -= step
+            if rem:  # cannot happen: the log-space recursion is exact about zeros
+                raise RuntimeError("internal error in the k-DPP eigenvector selection")
+        return sel
+    pos = pos.copy()
+    rem = np.full(M, k, dtype=np.int64)
+    for i in range(n):
+        take = uniforms(i) >= np.exp(flat[pos - step] - flat[pos])
+        sel[:, n - 1 - i] = take
+        rem -= take
+        pos -= step + take
+        if not rem.any():
+            break
+    if rem.any():  # cannot happen: the log-space recursion is exact about zeros
+        raise RuntimeError("internal error in the k-DPP eigenvector selection")
+    return sel
+
+
+# --------------------------------------------------------------------------------------------
 # phase 2: the projection-DPP chain rule (backend-generic)
 # --------------------------------------------------------------------------------------------
 def _projection_chain(Vt: Any, u: Any, active: np.ndarray | None, xp: Any) -> Any:
     """Chain-rule sampling of projection DPPs, batched over rows.
+
+    Step t draws item j with probability ∝ d_j (the squared residual norms, clipped at 0 and
+    renormalised by their sum), then Gram–Schmidt in the k-dimensional column space: the
+    residual of row V_j, ``r = V_j - Σ_{s<t} c_s[j] q_s``, gives the unit vector ``q_t`` and
+    ``c_t = V q_t`` (the t-th column of the Cholesky factor of K restricted to the drawn
+    items), and ``d ← d - c_t²``. Per step that is one (n × k) product and a (t × k) one:
+    O(nk² + k³) per draw, and only the t coefficients of item j are read back.
 
     Parameters
     ----------
@@ -235,42 +314,65 @@ def _projection_chain(Vt: Any, u: Any, active: np.ndarray | None, xp: Any) -> An
         Item t of draw r in column t (unspecified beyond the draw's cardinality).
     """
     M, k, n = Vt.shape
-    dev = Vt.device
-    out = xp.zeros((M, k), dtype=xp.int64, device=dev)
+    if xp is np:  # plain NumPy calls (also NumPy < 2.1: no device=, cumulative_sum, clip(min=))
+        kw: dict = {}
+        arange = np.arange
+
+        def cumsum(a: Any) -> Any:
+            return np.cumsum(a, axis=1)
+
+        def clip0(a: Any) -> Any:
+            return np.maximum(a, 0.0)
+    else:
+        kw = {"device": Vt.device}
+
+        def arange(m: int) -> Any:
+            return xp.arange(m, **kw)
+
+        def cumsum(a: Any) -> Any:
+            return xp.cumulative_sum(a, axis=1)
+
+        def clip0(a: Any) -> Any:
+            return xp.clip(a, min=0.0)
+    out = xp.zeros((M, k), dtype=xp.int64, **kw)
     if k == 0 or M == 0:
         return out
     d = xp.sum(Vt * Vt, axis=1)  # squared residual norms of the rows V_i
-    C = xp.empty((M, k - 1, n), dtype=Vt.dtype, device=dev)  # Gram–Schmidt coefficients
+    C = xp.empty((M, k - 1, n), dtype=Vt.dtype, **kw)  # c_t = V q_t
+    Q = xp.empty((M, k - 1, k), dtype=Vt.dtype, **kw)  # orthonormal q_t
     for t in range(k):
         Ma = M if active is None else int(active[t])
         if Ma == 0:
             break
-        w = xp.clip(d[:Ma], min=0.0)
-        cdf = xp.cumulative_sum(w, axis=1)
+        w = clip0(d[:Ma])
+        cdf = cumsum(w)
         tot = cdf[:, -1]
         bad = tot <= 0.0
         if bool(xp.any(bad)):  # every residual is round-off: draw uniformly among the rest
-            avail = xp.ones((Ma, n), dtype=Vt.dtype, device=dev)
+            avail = xp.ones((Ma, n), dtype=Vt.dtype, **kw)
             if t > 0:
-                avail[xp.arange(Ma, device=dev)[:, None], out[:Ma, :t]] = 0.0
+                avail[arange(Ma)[:, None], out[:Ma, :t]] = 0.0
             w = xp.where(bad[:, None], avail, w)
-            cdf = xp.cumulative_sum(w, axis=1)
+            cdf = cumsum(w)
             tot = cdf[:, -1]
         # x < tot strictly, and the first index with cdf > x has positive weight
         x = xp.minimum(u[:Ma, t] * tot, xp.nextafter(tot, xp.zeros_like(tot)))
-        j = xp.clip(xp.sum(xp.astype(cdf <= x[:, None], xp.int64), axis=1), max=n - 1)
+        j = xp.count_nonzero(cdf <= x[:, None], axis=1)
+        j = xp.where(j < n, j, xp.full_like(j, n - 1))
         out[:Ma, t] = j
         if t == k - 1:
             break
-        ar = xp.arange(Ma, device=dev)
-        s = xp.matmul(Vt[ar, :, j][:, None, :], Vt[:Ma])[:, 0, :]  # K[:, j] = V V_jᵀ
+        ar = arange(Ma)
+        r = Vt[ar, :, j]
         if t > 0:
-            s = s - xp.matmul(C[ar, :t, j][:, None, :], C[:Ma, :t, :])[:, 0, :]
-        dj = d[ar, j]
-        c = s / xp.sqrt(xp.where(dj > 0.0, dj, xp.full_like(dj, math.inf)))[:, None]
+            r = r - xp.matmul(C[ar, :t, j][:, None, :], Q[:Ma, :t, :])[:, 0, :]
+        norm = xp.sqrt(xp.sum(r * r, axis=1))
+        q = r / xp.where(norm > 0.0, norm, xp.full_like(norm, math.inf))[:, None]
+        Q[:Ma, t, :] = q
+        c = xp.matmul(q[:, None, :], Vt[:Ma])[:, 0, :]
         C[:Ma, t, :] = c
         d[:Ma] = d[:Ma] - c * c
-        d[ar, j] = 0.0
+        d[ar, j] = 0.0  # exactly: j is never drawn again
     return out
 
 
@@ -368,13 +470,7 @@ class KDPP:
         self._tol = tol
         self._rank = nonzero.sum(axis=1)
         self._be = be
-        # eigenvectors as rows, contiguous: Ut[b, m] is eigenvector m of kernel b
-        if be.name == "numpy":
-            self._Ut = np.ascontiguousarray(np.swapaxes(U, 1, 2))
-        else:
-            self._Ut = be.xp.asarray(be.xp.permute_dims(U, (0, 2, 1)), copy=True)
-            if be.name == "torch":
-                self._Ut = self._Ut.contiguous()
+        self._U = U  # eigenvectors as columns, on the backend's device
         self._B, self._n, self._batched = B, n, batched
         self._prefix: np.ndarray | None = None  # log ESP table of prefixes
         self._suffix: np.ndarray | None = None  # log ESP table of suffixes (marginals)
@@ -383,22 +479,27 @@ class KDPP:
     # -- properties ------------------------------------------------------------------------
     @property
     def n(self) -> int:
+        """Number of items."""
         return self._n
 
     @property
     def batched(self) -> bool:
+        """Whether a stack of kernels was given."""
         return self._batched
 
     @property
     def eigenvalues(self) -> np.ndarray:
+        """Eigenvalues, ascending, with those <= ``tol`` set to 0: (n,) or (B, n)."""
         return self._lam.copy() if self._batched else self._lam[0].copy()
 
     @property
     def tol(self) -> float | np.ndarray:
+        """Zero threshold n·eps·λ_max of each kernel."""
         return self._tol.copy() if self._batched else float(self._tol[0])
 
     @property
     def rank(self) -> int | np.ndarray:
+        """Numerical rank of each kernel: the number of eigenvalues above ``tol``."""
         return self._rank.copy() if self._batched else int(self._rank[0])
 
     def _unbatch(self, x: np.ndarray) -> Any:
@@ -411,7 +512,7 @@ class KDPP:
         return self._prefix
 
     def _suffix_table(self, k: int) -> np.ndarray:
-        """``R[b, j, l] = log e_l`` of the *last* j normalised eigenvalues of kernel b."""
+        """``R[j, b, l] = log e_l`` of the *last* j normalised eigenvalues of kernel b."""
         if self._suffix is None or self._suffix.shape[2] <= k:
             self._suffix = _log_esp_table(np.ascontiguousarray(self._logmu[:, ::-1]), k)
         return self._suffix
@@ -466,23 +567,10 @@ class KDPP:
             return np.zeros((B, size, 0), dtype=np.int64)
         E = self._prefix_table(k)
         K1 = E.shape[2]
-        flat = E.reshape(-1)
-        # position of E[b, m, rem] in the flat table, per draw; starts at m = n, rem = k
-        pos = np.repeat(np.arange(B, dtype=np.int64) * ((n + 1) * K1), size) + (n * K1 + k)
-        rem = np.full(M, k, dtype=np.int64)
-        sel = np.zeros((M, n), dtype=bool)
-        for m in range(n, 0, -1):
-            # exclude eigenvector m with probability e_r^(m-1) / e_r^(m)
-            p_excl = np.exp(flat[pos - K1] - flat[pos])
-            take = rng.random(M) >= p_excl
-            sel[:, m - 1] = take
-            rem -= take
-            pos -= K1 + take
-            if not rem.any():
-                break
-        if rem.any():  # cannot happen: the log-space recursion is exact about zeros
-            raise RuntimeError("internal error in the k-DPP eigenvector selection")
-        J = np.nonzero(sel)[1].reshape(M, k)
+        # position of E[m, b, k] in the flat table for m = n, per draw
+        pos = np.repeat(np.arange(B, dtype=np.int64) * K1, size) + (n * B * K1 + k)
+        sel = _select_eigenvectors(E.reshape(-1), B * K1, pos, k, n, rng)
+        J = np.nonzero(sel)[1].reshape(M, k)  # ascending eigen-indices, k per draw
         u = rng.random((M, k))
         out = self._phase2(J, u, None)
         out.sort(axis=1)
@@ -502,7 +590,8 @@ class KDPP:
         if counts is not None:  # sort draws by decreasing cardinality; active draws = a prefix
             order = np.argsort(-counts, kind="stable")
             J, u, kid, counts = J[order], u[order], kid[order], counts[order]
-        rows = max(1, _WORK_BUDGET // (kmax * n))
+        budget = _GPU_WORK_BUDGET if be.is_gpu else _WORK_BUDGET
+        rows = max(1, budget // (kmax * n))
         for lo in range(0, M, rows):
             hi = min(M, lo + rows)
             active = None
@@ -510,15 +599,14 @@ class KDPP:
                 c = counts[lo:hi]
                 active = np.count_nonzero(c[None, :] > np.arange(kmax)[:, None], axis=1)
             if be.name == "numpy":
-                Vt = self._Ut[kid[lo:hi, None], J[lo:hi]]
+                Vt = self._U[kid[lo:hi, None], :, J[lo:hi]]  # (rows, kmax, n): V_J transposed
                 if counts is not None:
                     Vt *= (np.arange(kmax)[None, :] < c[:, None])[:, :, None]
                 res = _projection_chain(Vt, u[lo:hi], active, np)
             else:
-                dev = be.device
-                kid_d = xp.asarray(kid[lo:hi], device=dev)
-                J_d = xp.asarray(J[lo:hi], device=dev)
-                Vt = self._Ut[kid_d[:, None], J_d]
+                kid_d = be.asarray(kid[lo:hi], dtype="int64")
+                J_d = be.asarray(J[lo:hi], dtype="int64")
+                Vt = self._U[kid_d[:, None], :, J_d]
                 if counts is not None:
                     mask = be.asarray(np.arange(kmax)[None, :] < c[:, None])
                     Vt = Vt * mask[:, :, None]
@@ -591,7 +679,7 @@ class KDPP:
         elif k == 0:
             out = np.zeros(self._B)
         else:
-            out = self._prefix_table(k)[:, self._n, k] + k * self._logscale
+            out = self._prefix_table(k)[self._n, :, k] + k * self._logscale
         return out if self._batched else float(out[0])
 
     def inclusion_probabilities(self, k: int | None) -> np.ndarray:
@@ -630,15 +718,15 @@ class KDPP:
             P = self._prefix_table(k)
             R = self._suffix_table(k - 1)
             # e_a(μ_1..μ_{i}) · e_{k-1-a}(μ_{i+2}..μ_n) for eigenvalue i (0-based), a = 0..k-1
-            terms = P[:, :n, :k] + R[:, n - 1::-1, k - 1::-1]
+            terms = P[:n, :, :k] + R[n - 1::-1, :, k - 1::-1]  # (n, B, k)
             loo = _logsumexp(terms, axis=2)
-            pi = np.exp(self._logmu + loo - P[:, n, k][:, None])
+            pi = np.exp(self._logmu + loo.T - P[n, :, k][:, None])
         if self._be.name == "numpy":
-            probs = np.matmul(pi[:, None, :], self._Ut * self._Ut)[:, 0, :]
+            probs = np.matmul(self._U * self._U, pi[:, :, None])[:, :, 0]
         else:
             be = self._be
-            probs = be.to_numpy(be.xp.matmul(be.asarray(pi)[:, None, :], self._Ut * self._Ut))
-            probs = probs[:, 0, :]
+            probs = be.to_numpy(be.xp.matmul(self._U * self._U, be.asarray(pi)[:, :, None]))
+            probs = probs[:, :, 0]
         return self._unbatch(np.clip(probs, 0.0, 1.0))
 
 

@@ -99,8 +99,9 @@ class DPPNode(NodeMethod):
                         continue
                     schur = L[np.ix_(rest, rest)] - L[np.ix_(rest, pair)] @ np.linalg.solve(
                         Lp, L[np.ix_(pair, rest)])
-                    schur = 0.5 * (schur + schur.T)
-                    pi2[i, j] = pi2[j, i] = np.exp(ld + log_normaliser(schur, k - 2) - logz)
+                    # e_{k−2} of the Schur complement's eigenvalues (round-off negatives → 0)
+                    w = np.clip(np.linalg.eigvalsh(0.5 * (schur + schur.T)), 0.0, None)
+                    pi2[i, j] = pi2[j, i] = np.exp(ld + log_normaliser(np.diag(w), k - 2) - logz)
         np.fill_diagonal(pi2, pi1)
         return pi1, pi2
 
