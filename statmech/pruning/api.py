@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 
 from .._validation import _fmt, check_positive_int
+from ..backend import get_backend
 from ..generalization import resolve_activations
 from ..order_parameters import OrderParameters
+from .backend_ops import prune_on_backend
 from .base import Layer, PruningResult, get_method, parse_keep
 from .node_method import REWEIGHT_CHOICES, NodeContext, NodeMethod
 from .theory_tools import eg_of, full_I2
@@ -30,7 +32,8 @@ def _check_reweight(reweight: Any, func: str) -> str | None:
 def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = None,
           n_masks: int = 1, seed: Any = None, reweight: str | None = None, bias: Any = None,
           act_cov: Any = None, pre_cov: Any = None, input_cov: Any = None, act_mean: Any = None,
-          bias_out: Any = None, **options: Any) -> PruningResult:
+          bias_out: Any = None, backend: str | None = None, device: Any = None,
+          **options: Any) -> PruningResult:
     """Prune one layer explicitly with a registered method (:data:`PRUNING_METHODS`).
 
     Parameters
@@ -55,6 +58,10 @@ def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = N
         the activations (``act_cov`` needed) or pre-activations.
     bias, act_cov, pre_cov, input_cov, act_mean, bias_out : arrays, optional
         Layer biases and data statistics (:class:`statmech.pruning.base.Layer`).
+    backend : {None, "numpy", "torch", "cupy"}, optional
+        Return the pruned arrays on this backend (``device`` as for :func:`statmech.get_backend`).
+        Random- and magnitude-edge masks are then drawn on the device; the other methods select
+        on the host (``statmech.pruning.backend_ops``).
     **options
         Method options: ``kernel``, ``beta``, ``jitter`` (dpp_node); ``tau``, ``theta``
         (spectral_node).
@@ -78,14 +85,20 @@ def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = N
     variant = m.check_variant(variant, func)
     n_masks = check_positive_int(n_masks, "n_masks", func)
     reweight = _check_reweight(reweight, func)
+    be = None if backend in (None, "numpy") else get_backend(backend, device)
     if m.kind == "node":
         k = parse_keep(keep, layer.H, "units kept", func)
+        if be is not None:
+            return prune_on_backend(m, layer, k, variant, n_masks, seed, be, reweight=reweight,
+                                    func=func, **options)
         return m.prune(layer, k, variant, np.random.default_rng(seed), n_masks,
                        reweight=reweight, func=func, **options)
     if reweight is not None:
         raise ValueError("The 'reweight' parameter of prune applies to node methods only; edge "
                          "reweighting is a no-op for isotropic inputs (pruning_theory.md P11).")
     e = parse_keep(keep, layer.D, "edges kept per unit", func)
+    if be is not None:
+        return prune_on_backend(m, layer, e, variant, n_masks, seed, be, **options)
     return m.prune(layer, e, variant, np.random.default_rng(seed), n_masks, **options)
 
 

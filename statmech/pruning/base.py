@@ -158,6 +158,8 @@ class PruningResult:
     bias, bias_out : ndarray or None
     n_params : ndarray of int (n_masks,)
         Parameters left: non-zero-mask entries of W, biases of kept units, W_out, bias_out.
+    backend : Backend or None
+        Where the arrays live (``prune(..., backend=...)``); None for NumPy.
     """
 
     method: str
@@ -172,6 +174,7 @@ class PruningResult:
     bias_out: np.ndarray | None
     n_params: np.ndarray
     info: dict = field(default_factory=dict)
+    backend: Any = None  # the statmech Backend holding the arrays (None: NumPy)
 
     @property
     def n_masks(self) -> int:
@@ -188,17 +191,20 @@ class PruningResult:
             raise ValueError("PruningResult.order_parameters needs a single output (C = 1); "
                              f"this layer has C = {self.W_out.shape[1]}.")
         Ws = np.asarray(W_star, dtype=float)
-        N = self.W.shape[-1]
+        W = self.W if self.backend is None else self.backend.to_numpy(self.W).astype(float)
+        W_out = (self.W_out if self.backend is None
+                 else self.backend.to_numpy(self.W_out).astype(float))
+        N = W.shape[-1]
         if Ws.ndim != 2 or Ws.shape[1] != N:
             raise ValueError(f"The 'W_star' parameter of PruningResult.order_parameters must "
                              f"have shape (M, {N}). Got {Ws.shape}.")
-        Q = self.W @ np.swapaxes(self.W, -1, -2) / N
-        R = self.W @ Ws.T / N
+        Q = W @ np.swapaxes(W, -1, -2) / N
+        R = W @ Ws.T / N
         T = Ws @ Ws.T / N
         M = Ws.shape[0]
         vs = np.ones(M) if v_star is None else np.broadcast_to(np.asarray(v_star, float), (M,))
         return OrderParameters(Q=Q, R=R, T=np.broadcast_to(T, (self.n_masks, M, M)),
-                               v=self.W_out[:, 0, :], v_star=np.broadcast_to(vs, (self.n_masks, M)))
+                               v=W_out[:, 0, :], v_star=np.broadcast_to(vs, (self.n_masks, M)))
 
 
 class PruningMethod:

@@ -1,0 +1,97 @@
+"""Pruning on the array backends of the Monte Carlo engine (torch, CuPy; NumPy is the default).
+
+Random-edge and magnitude-edge masks — the ones drawn in bulk (many masks of large layers) — are
+generated on the backend's device, written once against the array API: a uniformly random
+e-subset per unit is the set of the e smallest of i.i.d. continuous draws (their ranks, by a
+double ``argsort``), a Bernoulli(c) mask is z < Φ⁻¹(c) for standard normal z, and magnitude masks
+rank −|w| (stable, ties by position, as on NumPy). The random numbers come from the backend's own
+generator seeded from ``SeedSequence(seed)``, so masks are reproducible per backend and agree with
+NumPy's in distribution (magnitude masks: exactly). The other methods select on the host (node
+selections involve H units; conditional Poisson sampling is a sequential O(D·e) recursion) and
+their results are moved to the backend.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtri
+
+from ..backend import Backend
+from .base import Layer, PruningMethod, PruningResult
+
+
+def _seed_sequence(seed: Any) -> np.random.SeedSequence:
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(2**63)))
+    return np.random.SeedSequence(seed)
+
+
+def _ranks(x: Any, xp: Any) -> Any:
+    """Rank of every entry along the last axis (0 = smallest; stable)."""
+    return xp.argsort(xp.argsort(x, axis=-1, stable=True), axis=-1, stable=True)
+
+
+def edge_mask_on_backend(method: str, variant: str, W: Any, keep: int, n_masks: int,
+                         be: Backend, seed: Any) -> Any:
+    """Boolean masks (n_masks, H, D) on the backend (module docstring)."""
+    xp = be.xp
+    H, D = W.shape
+    if method == "random_edge":
+        gen = be.generators([_seed_sequence(seed)])[0]
+        z = be.standard_normal(gen, (n_masks, H, D))
+        if variant == "bernoulli":
+            return z < float(ndtri(keep / D))
+        return _ranks(z, xp) < keep
+    a = -xp.abs(W)
+    if variant == "global":
+        flat = _ranks(xp.reshape(a, (H * D,)), xp) < keep * H
+        mask = xp.reshape(flat, (H, D))
+    else:
+        mask = _ranks(a, xp) < keep
+    return xp.broadcast_to(mask[None, ...], (n_masks, H, D))
+
+
+def result_on_backend(res: PruningResult, be: Backend) -> PruningResult:
+    """A NumPy :class:`PruningResult` with its arrays moved to the backend."""
+    def move(x: Any) -> Any:
+        if x is None:
+            return None
+        if x.dtype == bool:
+            return be.xp.asarray(be.asarray(x.astype(float)) > 0.5)
+        if np.issubdtype(x.dtype, np.integer):
+            return be.xp.astype(be.asarray(x.astype(float)), be.xp.int64)
+        return be.asarray(x)
+
+    return PruningResult(
+        method=res.method, variant=res.variant, kind=res.kind, keep=res.keep,
+        mask=move(res.mask), kept=move(res.kept), W=move(res.W), W_out=move(res.W_out),
+        bias=move(res.bias), bias_out=move(res.bias_out), n_params=res.n_params,
+        info=dict(res.info, backend=be.name), backend=be)
+
+
+def prune_on_backend(m: PruningMethod, layer: Layer, keep: int, variant: str, n_masks: int,
+                     seed: Any, be: Backend, **kwargs: Any) -> PruningResult:
+    """:func:`statmech.prune` on a backend (module docstring)."""
+    if m.name in ("random_edge", "magnitude_edge"):
+        xp = be.xp
+        W = be.asarray(layer.W)
+        mask = edge_mask_on_backend(m.name, variant, W, keep, n_masks, be, seed)
+        Wp = xp.where(mask, W[None, ...], 0.0)
+        counts = be.to_numpy(xp.sum(xp.astype(xp.reshape(mask, (n_masks, -1)), xp.int64),
+                                    axis=1))
+        n_params = (counts + (0 if layer.bias is None else layer.H) + layer.C * layer.H
+                    + (0 if layer.bias_out is None else layer.C))
+
+        def rep(x):
+            return None if x is None else be.asarray(np.broadcast_to(x, (n_masks,) + x.shape))
+
+        return PruningResult(
+            method=m.name, variant=variant, kind="edge", keep=keep, mask=mask, kept=None, W=Wp,
+            W_out=rep(layer.W_out), bias=rep(layer.bias), bias_out=rep(layer.bias_out),
+            n_params=n_params.astype(int), info={"backend": be.name}, backend=be)
+    res = m.prune(layer, keep, variant, np.random.default_rng(seed), n_masks, **kwargs)
+    return result_on_backend(res, be)
