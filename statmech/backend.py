@@ -29,7 +29,18 @@ from scipy.special import erf as _scipy_erf
 
 from ._validation import check_choice
 
-__all__ = ["BACKENDS", "Backend", "get_backend", "member_seeds"]
+__all__ = ["BACKENDS", "Backend", "cupy_available", "get_backend", "member_seeds"]
+
+
+def cupy_available() -> bool:
+    """Whether CuPy is installed *and* finds a usable GPU (``cupy.is_available()``)."""
+    import importlib.util
+
+    if importlib.util.find_spec("cupy") is None:
+        return False
+    import cupy
+
+    return bool(cupy.is_available())
 
 BACKENDS = ("numpy", "torch", "cupy")
 _TEST_BACKENDS = ("array-api-strict",)

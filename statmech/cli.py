@@ -46,6 +46,28 @@ def _activation(text: str) -> str | tuple[str, str]:
     raise argparse.ArgumentTypeError("use NAME or STUDENT:TEACHER, e.g. erf or relu:erf")
 
 
+def _add_network_args(g) -> None:
+    """--K, --M, --activation and --v-star (shared by ode and simulate)."""
+    g.add_argument("--K", type=int, default=2, help="student hidden units")
+    g.add_argument("--M", type=int, default=None, help="teacher hidden units (default: K)")
+    g.add_argument("--activation", type=_activation, default="erf",
+                   help="erf, linear or relu; or STUDENT:TEACHER such as relu:erf")
+    g.add_argument("--v-star", type=float, default=1.0,
+                   help="teacher second-layer weight (all units)")
+
+
+def _add_sgd_args(g) -> None:
+    """--eta-v, --noise, --weight-decay and --batch-size (shared by ode and simulate)."""
+    g.add_argument("--eta-v", type=float, default=None,
+                   help="second-layer learning rate (default: eta)")
+    g.add_argument("--noise", type=float, default=0.0, help="output-noise std. dev. σ")
+    g.add_argument("--weight-decay", type=float, default=0.0, help="weight decay κ")
+    g.add_argument("--batch-size", type=int, default=1, help="mini-batch size B")
+
+
+_TRAIN_V_HELP = "train v too (otherwise the soft committee machine, v fixed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``statmech`` command."""
     parser = argparse.ArgumentParser(
@@ -66,23 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     g = ode.add_argument_group("model")
-    g.add_argument("--K", type=int, default=2, help="student hidden units")
-    g.add_argument("--M", type=int, default=None, help="teacher hidden units (default: K)")
-    g.add_argument("--activation", type=_activation, default="erf",
-                   help="erf, linear or relu; or STUDENT:TEACHER such as relu:erf")
-    g.add_argument("--v-star", type=float, default=1.0,
-                   help="teacher second-layer weight (all units)")
+    _add_network_args(g)
     g.add_argument("--v", type=float, default=1.0, help="initial student second-layer weight")
-    g.add_argument("--train-second-layer", action="store_true",
-                   help="train v too (otherwise the soft committee machine, v fixed)")
+    g.add_argument("--train-second-layer", action="store_true", help=_TRAIN_V_HELP)
     g = ode.add_argument_group("learning")
     g.add_argument("--eta", type=float, nargs="+", default=[0.5],
                    help="learning rate(s); several values are integrated as one batch")
-    g.add_argument("--eta-v", type=float, default=None,
-                   help="second-layer learning rate (default: eta)")
-    g.add_argument("--noise", type=float, default=0.0, help="output-noise std. dev. σ")
-    g.add_argument("--weight-decay", type=float, default=0.0, help="weight decay κ")
-    g.add_argument("--batch-size", type=int, default=1, help="mini-batch size B")
+    _add_sgd_args(g)
     g = ode.add_argument_group("initial state (order parameters of Gaussian weights)")
     g.add_argument("--N", type=int, default=1000, help="input dimension of the initial draw")
     g.add_argument("--init-scale", type=float, default=1.0, help="std. dev. of student weights")
@@ -204,26 +216,16 @@ def _add_simulate_parser(sub) -> None:
     )
     g = sim.add_argument_group("model")
     g.add_argument("--N", type=int, default=500, help="input dimension")
-    g.add_argument("--K", type=int, default=2, help="student hidden units")
-    g.add_argument("--M", type=int, default=None, help="teacher hidden units (default: K)")
-    g.add_argument("--activation", type=_activation, default="erf",
-                   help="erf, linear or relu; or STUDENT:TEACHER such as relu:erf")
-    g.add_argument("--v-star", type=float, default=1.0,
-                   help="teacher second-layer weight (all units)")
+    _add_network_args(g)
     g.add_argument("--init-v", type=float, default=1.0, help="initial student second-layer weight")
     g.add_argument("--init-v-scale", type=float, default=0.0,
                    help="std. dev. of Gaussian noise added to the initial v")
     g.add_argument("--init-scale", type=float, default=1.0,
                    help="std. dev. of the initial student weights")
-    g.add_argument("--train-second-layer", action="store_true",
-                   help="train v too (otherwise the soft committee machine, v fixed)")
+    g.add_argument("--train-second-layer", action="store_true", help=_TRAIN_V_HELP)
     g = sim.add_argument_group("learning")
     g.add_argument("--eta", type=float, default=0.5, help="learning rate η")
-    g.add_argument("--eta-v", type=float, default=None,
-                   help="second-layer learning rate (default: eta)")
-    g.add_argument("--noise", type=float, default=0.0, help="output-noise std. dev. σ")
-    g.add_argument("--weight-decay", type=float, default=0.0, help="weight decay κ")
-    g.add_argument("--batch-size", type=int, default=1, help="mini-batch size B")
+    _add_sgd_args(g)
     g = sim.add_argument_group("simulation and output")
     g.add_argument("--ensemble", type=int, default=16, help="number of members E")
     g.add_argument("--method", choices=SIMULATION_METHODS, default="full",

@@ -6,25 +6,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from statmech.backend import get_backend, member_seeds
+from statmech.backend import cupy_available, get_backend, member_seeds
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-HAS_CUPY = importlib.util.find_spec("cupy") is not None
 
 
-def _cupy_available():
-    if not HAS_CUPY:
-        return False
-    import cupy
-
-    return bool(cupy.is_available())
 
 
 BACKENDS = [
     "numpy",
     pytest.param("torch", marks=pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")),
     pytest.param("cupy", marks=[pytest.mark.gpu,
-                                pytest.mark.skipif(not _cupy_available(), reason="no GPU")]),
+                                pytest.mark.skipif(not cupy_available(), reason="no GPU")]),
 ]
 
 
@@ -67,7 +60,7 @@ def test_round_trip_and_namespace(name):
 def test_bad_backend_messages():
     with pytest.raises(ValueError, match="'backend'.*'numpy', 'torch', 'cupy'"):
         get_backend("jax")
-    if not _cupy_available():
+    if not cupy_available():
         with pytest.raises(ValueError, match="'cupy'"):
             get_backend("cupy")
     if HAS_TORCH:

@@ -7,23 +7,18 @@ import pytest
 from scipy import stats
 
 import statmech as sm
+from statmech.backend import cupy_available
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
 
-def _cupy_available():
-    if importlib.util.find_spec("cupy") is None:
-        return False
-    import cupy
-
-    return bool(cupy.is_available())
 
 
 BACKENDS = [
     "array-api-strict",
     pytest.param("torch", marks=pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")),
     pytest.param("cupy", marks=[pytest.mark.gpu,
-                                pytest.mark.skipif(not _cupy_available(), reason="no GPU")]),
+                                pytest.mark.skipif(not cupy_available(), reason="no GPU")]),
 ]
 
 RNG = np.random.default_rng(0)

@@ -9,18 +9,13 @@ from scipy import stats
 
 import statmech as sm
 from statmech._progress import ProgressBar
+from statmech.backend import cupy_available
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
 METHODS = ["full", "reduced"]
 
 
-def _cupy_available():
-    if importlib.util.find_spec("cupy") is None:
-        return False
-    import cupy
-
-    return bool(cupy.is_available())
 
 
 BACKENDS = [
@@ -28,7 +23,7 @@ BACKENDS = [
     "array-api-strict",
     pytest.param("torch", marks=needs_torch),
     pytest.param("cupy", marks=[pytest.mark.gpu,
-                                pytest.mark.skipif(not _cupy_available(), reason="no GPU")]),
+                                pytest.mark.skipif(not cupy_available(), reason="no GPU")]),
 ]
 
 KW = dict(eta=0.6, alpha=[0.0, 0.5, 1.5], noise=0.1, train_second_layer=True, batch_size=2,
@@ -184,7 +179,7 @@ def test_bad_input_gives_clear_messages(kwargs, match):
 
 
 def test_cupy_without_gpu_is_a_clear_error():
-    if _cupy_available():
+    if cupy_available():
         pytest.skip("a GPU is present")
     with pytest.raises(ValueError, match="'backend' parameter is 'cupy'"):
         sm.simulate(20, 2, eta=0.5, alpha=1.0, backend="cupy")
