@@ -1,7 +1,10 @@
 """empirical: real PyTorch networks, trained on real data, pruned and compared with ``statmech``.
 
-Placeholder package: the empirical module is built in a later issue. It may import ``statmech``;
-``statmech`` never imports it.
+This release has the data loaders (:mod:`empirical.data`, all offline); models, training, pruning
+and the comparison with theory come next. ``empirical`` may import ``statmech``; ``statmech``
+never imports it.
 """
 
-__all__: list[str] = []
+from .data import Dataset, load_cifar10, load_digits, load_idx, load_mnist1d
+
+__all__ = ["Dataset", "load_cifar10", "load_digits", "load_idx", "load_mnist1d"]
