@@ -2,25 +2,30 @@
 
 So far: offline data loaders (:mod:`empirical.data`), the committee machine with the theory's
 scalings and plain MLPs (:mod:`empirical.models`), and online SGD with the theory's learning-rate
-scalings (:mod:`empirical.training`). Pruning and the comparison with theory come next.
+scalings (:mod:`empirical.training`), and pruning of torch MLPs with statmech's methods
+(:mod:`empirical.pruning`). The comparison with theory comes next.
 ``empirical`` may import ``statmech``; ``statmech`` never imports it. Importing ``empirical``
 needs torch (the ``empirical`` extra).
 """
 
 from .data import Dataset, load_cifar10, load_digits, load_idx, load_mnist1d
 from .models import MLP, CommitteeMachine, order_parameters
+from .pruning import count_parameters, layer_statistics, prune_mlp
 from .training import online_sgd_step, sgd_optimizer, teacher_labels, train_online
 
 __all__ = [
     "CommitteeMachine",
     "Dataset",
     "MLP",
+    "count_parameters",
     "load_cifar10",
     "load_digits",
     "load_idx",
+    "layer_statistics",
     "load_mnist1d",
     "online_sgd_step",
     "order_parameters",
+    "prune_mlp",
     "sgd_optimizer",
     "teacher_labels",
     "train_online",

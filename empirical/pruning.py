@@ -1,0 +1,189 @@
+"""Pruning real PyTorch networks with ``statmech``'s methods (one implementation of each method).
+
+:func:`prune_mlp` prunes one hidden layer of an :class:`~empirical.models.MLP` (its incoming
+``nn.Linear`` and, for node methods, the next layer's columns):
+
+* the selection is computed by :func:`statmech.prune` on the layer's tensors, with the data
+  statistics the methods need (activations' covariance and mean, pre-activations' covariance,
+  the input covariance for DPP edge), measured on the data passed in;
+* edge methods are applied through ``torch.nn.utils.prune.custom_from_mask`` (the module gets
+  the standard ``weight_orig`` / ``weight_mask``; ``prune.remove`` makes it an ordinary module);
+* node methods truly remove units: the layer and the next one shrink. A removed unit's mean
+  activation over the data, times its outgoing weights, is folded into the next layer's bias
+  (``fold="mean"``, default), or its bias-only output g(b) as the reference implementation had it
+  (``fold="bias"``), or nothing (``fold="none"``). Optional least-squares reweighting of the kept
+  units' outgoing weights (``reweight="activations"`` / ``"preactivations"``); spectral pruning
+  always reconstructs. ``reweight="activations"`` with ``fold="mean"`` is least squares *with an
+  intercept* (centred activations; the means go to the bias); otherwise reweighting and
+  reconstruction fold nothing into the bias (no intercept, as the reference implementation).
+
+Parameter counts include biases.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import prune as tprune
+
+import statmech
+
+from .models import MLP, _g
+
+__all__ = ["layer_statistics", "prune_mlp", "count_parameters"]
+
+FOLDS = ("mean", "bias", "none")
+
+
+def _linears(model: MLP) -> list[nn.Linear]:
+    return [m for m in model if isinstance(m, nn.Linear)]
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Non-zero-able parameters: masked weights count only their kept entries; biases count."""
+    total = 0
+    for module in model.modules():
+        for name, p in list(module.named_parameters(recurse=False)):
+            if name.endswith("_orig"):
+                mask = getattr(module, name[:-5] + "_mask")
+                total += int(mask.sum())
+            else:
+                total += p.numel()
+    return total
+
+
+@torch.no_grad()
+def layer_statistics(model: MLP, layer: int, X: Any) -> dict[str, np.ndarray]:
+    """Statistics of hidden layer ``layer`` (0 = the first Linear's outputs) over inputs X.
+
+    Returns ``act_cov`` (uncentred covariance of the activations), ``pre_cov`` (of the
+    pre-activations), ``act_mean``, and ``input_cov`` (uncentred covariance of the layer's
+    inputs).
+    """
+    lin = _linears(model)
+    if not 0 <= layer < len(lin) - 1:
+        raise ValueError(f"The 'layer' parameter of prune_mlp must be an int in "
+                         f"[0, {len(lin) - 2}] (a hidden layer). Got {layer!r}.")
+    h = torch.as_tensor(np.asarray(X), dtype=lin[0].weight.dtype)
+    for i, m in enumerate(lin):
+        if i == layer:
+            inp = h
+            pre = m(h)
+            act = _g(model.activation, pre)
+            break
+        h = _g(model.activation, m(h))
+    P = inp.shape[0]
+
+    def cov(a: torch.Tensor) -> np.ndarray:
+        a = a.double()
+        return (a.T @ a / P).numpy()
+
+    return {"act_cov": cov(act), "pre_cov": cov(pre), "act_mean": act.double().mean(0).numpy(),
+            "input_cov": cov(inp)}
+
+
+def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = None,
+              variant: str | None = None, seed: Any = 0, reweight: str | None = None,
+              fold: str = "mean", **options: Any) -> tuple[MLP, statmech.PruningResult]:
+    """Prune hidden layer ``layer`` of ``model`` (a copy is returned; the model is untouched).
+
+    Parameters
+    ----------
+    model : MLP
+    method : str
+        A method of :data:`statmech.PRUNING_METHODS`.
+    keep : int or float
+        Units (node methods) or incoming edges per unit (edge methods), or a fraction.
+    layer : int
+        Which hidden layer (0: the first Linear's outputs).
+    X : array (P, D_in), optional
+        Data the statistics are measured on (needed by DPP node, reweighting, spectral pruning,
+        DPP edge with a non-identity input covariance and ``fold="mean"``).
+    variant, seed, reweight, **options
+        Passed to :func:`statmech.prune`.
+    fold : {"mean", "bias", "none"}
+        What happens to a removed unit's output (module docstring).
+
+    Returns
+    -------
+    (MLP, PruningResult)
+    """
+    if fold not in FOLDS:
+        raise ValueError(f"The 'fold' parameter of prune_mlp must be one of 'mean', 'bias', "
+                         f"'none'. Got {fold!r} instead.")
+    m = statmech.PRUNING_METHODS.get(method)
+    if m is None:
+        raise ValueError(f"The 'method' parameter of prune_mlp must be one of "
+                         f"{', '.join(map(repr, statmech.PRUNING_METHODS))}. Got {method!r}.")
+    new = copy.deepcopy(model)
+    lin = _linears(new)
+    if not 0 <= layer < len(lin) - 1:
+        raise ValueError(f"The 'layer' parameter of prune_mlp must be an int in "
+                         f"[0, {len(lin) - 2}] (a hidden layer). Got {layer!r}.")
+    first, nxt = lin[layer], lin[layer + 1]
+    W = first.weight.detach().double().cpu().numpy()
+    W_out = nxt.weight.detach().double().cpu().numpy()
+    b = None if first.bias is None else first.bias.detach().double().cpu().numpy()
+    b_out = None if nxt.bias is None else nxt.bias.detach().double().cpu().numpy()
+    stats: dict[str, Any] = {}
+    if X is not None:
+        stats = layer_statistics(model, layer, X)
+        if m.kind == "edge" and method != "dpp_edge":
+            stats.pop("input_cov")
+    elif fold == "mean" and m.kind == "node":
+        raise ValueError("prune_mlp with fold='mean' needs the data X (the removed units' mean "
+                         "activations); pass X or fold='bias' / 'none'.")
+    intercept = m.kind == "node" and reweight == "activations" and fold == "mean"
+    if intercept:
+        # least squares *with intercept*: regress on centred activations, then fold the means
+        mu = stats["act_mean"]
+        stats["act_cov"] = stats["act_cov"] - np.outer(mu, mu)
+    elif m.kind == "node" and (reweight is not None or method == "spectral_node"):
+        # the removed units' outputs are regressed onto the kept ones (no intercept): folding
+        # their means into the bias as well would count them twice
+        stats.pop("act_mean", None)
+    elif m.kind == "node":
+        if fold == "bias":
+            stats["act_mean"] = (_g(model.activation, torch.as_tensor(b)).numpy()
+                                 if b is not None else np.zeros(W.shape[0]))
+        elif fold == "none":
+            stats.pop("act_mean", None)
+    else:
+        stats.pop("act_mean", None)
+    res = statmech.prune(method, W, W_out, keep=keep, variant=variant, seed=seed,
+                         reweight=reweight, bias=b, bias_out=b_out, **stats, **options)
+    dt = first.weight.dtype
+    if m.kind == "edge":
+        tprune.custom_from_mask(first, "weight", torch.as_tensor(res.mask[0]))
+        return new, res
+    k = res.W.shape[1]
+    if intercept:  # the kept units' changed weights move the output mean: compensate
+        S = res.kept[0]
+        shift = (res.W_out[0] - W_out[:, S]) @ stats["act_mean"][S]
+        res.bias_out[0] -= shift
+    smaller = nn.Linear(first.in_features, k, bias=first.bias is not None, dtype=dt)
+    following = nn.Linear(k, nxt.out_features,
+                          bias=nxt.bias is not None or res.bias_out is not None, dtype=dt)
+    with torch.no_grad():
+        smaller.weight.copy_(torch.as_tensor(res.W[0], dtype=dt))
+        if first.bias is not None:
+            smaller.bias.copy_(torch.as_tensor(res.bias[0], dtype=dt))
+        following.weight.copy_(torch.as_tensor(res.W_out[0], dtype=dt))
+        if following.bias is not None:
+            base = res.bias_out[0] if res.bias_out is not None else np.zeros(nxt.out_features)
+            following.bias.copy_(torch.as_tensor(base, dtype=dt))
+    modules = list(new)
+    idx_first = modules.index(first)
+    idx_next = modules.index(nxt)
+    modules[idx_first] = smaller.to(first.weight.device)
+    modules[idx_next] = following.to(first.weight.device)
+    out = MLP.__new__(MLP)
+    nn.Sequential.__init__(out, *modules)
+    out.sizes = list(model.sizes)
+    out.sizes[layer + 1] = k
+    out.activation = model.activation
+    return out, res
