@@ -10,7 +10,7 @@ needs torch (the ``empirical`` extra).
 
 from .data import Dataset, load_cifar10, load_digits, load_idx, load_mnist1d
 from .models import MLP, CommitteeMachine, order_parameters
-from .pruning import count_parameters, layer_statistics, prune_mlp
+from .pruning import count_parameters, layer_statistics, measure_loss, prune_committee, prune_mlp
 from .training import online_sgd_step, sgd_optimizer, teacher_labels, train_online
 
 __all__ = [
@@ -23,8 +23,10 @@ __all__ = [
     "load_idx",
     "layer_statistics",
     "load_mnist1d",
+    "measure_loss",
     "online_sgd_step",
     "order_parameters",
+    "prune_committee",
     "prune_mlp",
     "sgd_optimizer",
     "teacher_labels",

@@ -74,14 +74,14 @@ class CommitteeMachine(nn.Module):
             gen.manual_seed(int(seed))
         if W is None:
             W = torch.randn((self.E, K, N), generator=gen, dtype=dtype)
-        W = torch.as_tensor(np.asarray(W) if not torch.is_tensor(W) else W, dtype=dtype)
+        W = torch.as_tensor(np.array(W) if not torch.is_tensor(W) else W, dtype=dtype)
         if tuple(W.shape) == (K, N):
             W = W.expand(self.E, K, N)
         if tuple(W.shape) != (self.E, K, N):
             raise ValueError(f"The 'W' parameter of CommitteeMachine must have shape ({K}, {N}) "
                              f"or ({self.E}, {K}, {N}). Got {tuple(W.shape)}.")
         v = torch.ones((self.E, K), dtype=dtype) if v is None else torch.as_tensor(
-            np.asarray(v) if not torch.is_tensor(v) else v, dtype=dtype)
+            np.array(v) if not torch.is_tensor(v) else v, dtype=dtype)
         if tuple(v.shape) == (K,):
             v = v.expand(self.E, K)
         if tuple(v.shape) != (self.E, K):

@@ -34,7 +34,7 @@ import statmech
 
 from .models import MLP, _g
 
-__all__ = ["layer_statistics", "prune_mlp", "count_parameters"]
+__all__ = ["layer_statistics", "prune_mlp", "count_parameters", "prune_committee", "measure_loss"]
 
 FOLDS = ("mean", "bias", "none")
 
@@ -187,3 +187,50 @@ def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = No
     out.sizes[layer + 1] = k
     out.activation = model.activation
     return out, res
+
+
+def prune_committee(student: Any, method: str, *, keep: Any, member: int = 0,
+                    n_masks: int = 1, variant: str | None = None, seed: Any = 0,
+                    reweight: str | None = None, **options: Any):
+    """Prune member ``member`` of a :class:`~empirical.models.CommitteeMachine` ``n_masks``
+    times; returns (a CommitteeMachine with one member per mask, the PruningResult).
+
+    The statistics are those of isotropic Gaussian inputs (:func:`statmech.prune_student`):
+    Q for the linear DPP kernel, I2 for reweighting, the RBF kernel and spectral pruning.
+    """
+    from .models import CommitteeMachine
+
+    W = student.W[member].detach().double().cpu().numpy()
+    v = student.v[member].detach().double().cpu().numpy()
+    res = statmech.prune_student(method, W, v, keep=keep, activation=student.activation,
+                                 n_masks=n_masks, variant=variant, seed=seed, reweight=reweight,
+                                 **options)
+    pruned = CommitteeMachine(student.N, res.W.shape[1], ensemble=res.n_masks,
+                              activation=student.activation, W=res.W, v=res.W_out[:, 0, :],
+                              train_second_layer=student.train_second_layer,
+                              dtype=student.W.dtype, device=student.W.device)
+    return pruned, res
+
+
+@torch.no_grad()
+def measure_loss(student: Any, teacher: Any, n_samples: int = 10_000, noise: float = 0.0,
+              seed: int = 0, chunk: int = 2000) -> np.ndarray:
+    """½·MSE of every member against the teacher on fresh Gaussian inputs (E,).
+
+    With ``noise`` = 0 this estimates ε_g (against noiseless teacher outputs); with σ > 0 the
+    labels carry output noise and the expectation is ε_g + σ²/2. Every member gets its own
+    inputs; the teacher may have one member (shared) or as many as the student.
+    """
+    gen = torch.Generator(device=student.W.device).manual_seed(int(seed))
+    total = torch.zeros(student.E, dtype=student.W.dtype, device=student.W.device)
+    done = 0
+    while done < n_samples:
+        b = min(chunk, n_samples - done)
+        x = torch.randn((student.E, b, student.N), generator=gen, dtype=student.W.dtype,
+                        device=student.W.device)
+        y = teacher(x)  # a one-member teacher broadcasts over the student's members
+        if noise > 0:
+            y = y + noise * torch.randn(y.shape, generator=gen, dtype=y.dtype, device=y.device)
+        total += 0.5 * ((student(x) - y) ** 2).sum(1)
+        done += b
+    return (total / n_samples).cpu().numpy()
