@@ -8,6 +8,7 @@ scalings (:mod:`empirical.training`), and pruning of torch MLPs with statmech's 
 needs torch (the ``empirical`` extra).
 """
 
+from .compare import teacher_student_table
 from .data import Dataset, load_cifar10, load_digits, load_idx, load_mnist1d
 from .models import MLP, CommitteeMachine, order_parameters
 from .pruning import count_parameters, layer_statistics, measure_loss, prune_committee, prune_mlp
@@ -30,5 +31,6 @@ __all__ = [
     "prune_mlp",
     "sgd_optimizer",
     "teacher_labels",
+    "teacher_student_table",
     "train_online",
 ]
