@@ -16,9 +16,10 @@ import numpy as np
 from ._validation import check_real
 from .activations import Activation, get_activation
 from .integrals import pairwise_I2
-from .order_parameters import OrderParameters
+from .order_parameters import OrderParameters, joint_covariance
 
-__all__ = ["generalization_error", "test_loss", "resolve_activations", "eg_from_covariance"]
+__all__ = ["generalization_error", "test_loss", "resolve_activations", "eg_from_covariance",
+           "eg_from_order_parameters"]
 
 
 def resolve_activations(
@@ -49,6 +50,15 @@ def eg_from_covariance(
     """
     I2 = pairwise_I2(C, K, student, teacher)
     return np.maximum(0.5 * np.einsum("...c,...cd,...d->...", u, I2, u), 0.0)
+
+
+def eg_from_order_parameters(Q: np.ndarray, R: np.ndarray, T: np.ndarray, v: np.ndarray,
+                             v_star: np.ndarray, student: Activation,
+                             teacher: Activation) -> np.ndarray:
+    """ε_g of batched arrays (Q, R, T, v, v*) without validation (T and v* broadcast against the
+    batch of R and v); the core of :func:`generalization_error` for callers with raw arrays."""
+    u = np.concatenate([-v, np.broadcast_to(v_star, v.shape[:-1] + v_star.shape[-1:])], axis=-1)
+    return eg_from_covariance(joint_covariance(Q, R, T), u, Q.shape[-1], student, teacher)
 
 
 def generalization_error(

@@ -34,6 +34,14 @@ SYMMETRY_RTOL = 1e-8
 PSD_RTOL = 1e-6
 
 
+def joint_covariance(Q: np.ndarray, R: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """C = [[Q, R], [Rᵀ, T]] for batched arrays; T broadcasts against R's batch shape."""
+    top = np.concatenate([Q, R], axis=-1)
+    Tb = np.broadcast_to(T, R.shape[:-2] + T.shape[-2:])
+    bottom = np.concatenate([np.swapaxes(R, -1, -2), Tb], axis=-1)
+    return np.concatenate([top, bottom], axis=-2)
+
+
 def _as_array(value: Any, name: str) -> np.ndarray:
     try:
         arr = np.array(value, dtype=float)
@@ -180,9 +188,7 @@ class OrderParameters:
     @property
     def covariance(self) -> np.ndarray:
         """Joint covariance C = [[Q, R], [Rᵀ, T]] of the fields (λ, ρ), shape (..., K+M, K+M)."""
-        top = np.concatenate([self.Q, self.R], axis=-1)
-        bottom = np.concatenate([np.swapaxes(self.R, -1, -2), self.T], axis=-1)
-        return np.concatenate([top, bottom], axis=-2)
+        return joint_covariance(self.Q, self.R, self.T)
 
     @property
     def signed_weights(self) -> np.ndarray:

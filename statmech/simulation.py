@@ -29,7 +29,7 @@ from ._progress import ProgressBar
 from ._validation import _fmt, check_choice, check_positive_int, check_real
 from .backend import get_backend, member_seeds
 from .ensemble import Ensemble
-from .generalization import eg_from_covariance, resolve_activations
+from .generalization import eg_from_order_parameters, resolve_activations
 from .ode import DIVERGENCE_FACTOR, _check_alpha, _divergence_message
 from .order_parameters import OrderParameters
 from .reduced_chain import ReducedEngine
@@ -397,13 +397,11 @@ def simulate(
                 W[eng.frozen] = np.nan
                 final[0][sl], final[1][sl], final[2][sl] = W, Ws, vv
 
-    C = np.concatenate([np.concatenate([Q, R], -1),
-                        np.concatenate([np.swapaxes(R, -1, -2),
-                                        np.broadcast_to(T[:, None], (E, n_out, M, M))], -1)], -2)
-    u = np.concatenate([-v, np.broadcast_to(vs[:, None], (E, n_out, M))], -1)
-    ok = np.all(np.isfinite(C), axis=(-1, -2))
+    ok = np.isfinite(Q).all(axis=(-1, -2)) & np.isfinite(R).all(axis=(-1, -2))
+    Tb = np.broadcast_to(T[:, None], (E, n_out, M, M))
+    vsb = np.broadcast_to(vs[:, None], (E, n_out, M))
     eg = np.full((E, n_out), np.nan)
-    eg[ok] = eg_from_covariance(C[ok], u[ok], K, student, teacher_act)
+    eg[ok] = eg_from_order_parameters(Q[ok], R[ok], Tb[ok], v[ok], vsb[ok], student, teacher_act)
     params = {
         "N": N, "K": K, "M": M, "eta": eta, "eta_v": eta_v if train_second_layer else None,
         "train_second_layer": bool(train_second_layer), "noise": noise, "weight_decay": kappa,

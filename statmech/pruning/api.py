@@ -11,12 +11,13 @@ import numpy as np
 
 from .._validation import _fmt, check_positive_int
 from ..backend import get_backend
+from ..generalization import eg_from_order_parameters as eg_of
 from ..generalization import resolve_activations
-from ..order_parameters import OrderParameters
+from ..order_parameters import OrderParameters, joint_covariance
 from .backend_ops import prune_on_backend
 from .base import Layer, PruningResult, get_method, parse_keep
 from .node_method import REWEIGHT_CHOICES, NodeContext, NodeMethod
-from .theory_tools import eg_of, full_I2
+from .theory_tools import full_I2
 
 __all__ = ["prune", "prune_student", "pruned_error", "prune_theory", "PruneTheory",
            "matched_edges", "match_parameters", "order_units_by_teacher", "student_layer"]
@@ -255,9 +256,7 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
         Qp, Rp, Pinc = _edge_with_weights(m, W, Ws, e, variant, R)
         eg = float(eg_of(Qp, Rp, T, v, vs, student, teacher))
         from .finite_n import jensen_correction, mask_spread
-        from .theory_tools import covariance_of
-
-        gap = jensen_correction(W, Ws, Pinc, covariance_of(Qp, Rp, T),
+        gap = jensen_correction(W, Ws, Pinc, joint_covariance(Qp, Rp, T),
                                 np.concatenate([-v, vs]), student, teacher,
                                 fixed_count=variant != "bernoulli")
         spread = mask_spread(W, Ws, Pinc, Qp, Rp, T, v, vs, student, teacher,

@@ -111,7 +111,7 @@ def mask_spread(W: np.ndarray, Ws: np.ndarray, P: np.ndarray, Q: np.ndarray, R: 
                 teacher: Activation, fixed_count: bool = True) -> float:
     """Standard deviation of ε_g across masks to first order: (gᵀ Σ g)^½, g the gradient of ε_g
     with respect to the entries of (Q′, R′) at their means and Σ their mask covariance."""
-    from .theory_tools import eg_of
+    from ..generalization import eg_from_order_parameters as eg_of
 
     K, M = R.shape
     keys = [(c, d) for c in range(K) for d in range(c, K)] + [(c, K + m) for c in range(K)

@@ -1,6 +1,7 @@
 """Theory helpers shared by the pruning methods (order-parameter space, NumPy).
 
-* ε_g of (possibly pruned) order parameters, and the population activation covariance I2.
+* The population activation covariance I2 (ε_g of raw arrays is
+  :func:`statmech.generalization.eg_from_order_parameters`).
 * Node pruning: removing units leaves the kept units' entries of Q, R (hence of I2) unchanged,
   so with kept set S and outgoing weights v′ (zero off S)
 
@@ -19,27 +20,10 @@ import numpy as np
 from scipy.special import ndtr, roots_hermitenorm
 
 from ..activations import Activation
-from ..generalization import eg_from_covariance
 from ..integrals import pairwise_I2
 from ..order_parameters import OrderParameters
 
 _PHI0 = 1.0 / np.sqrt(2.0 * np.pi)
-
-
-def covariance_of(Q: np.ndarray, R: np.ndarray, T: np.ndarray) -> np.ndarray:
-    """[[Q, R], [Rᵀ, T]] (batched)."""
-    top = np.concatenate([Q, R], axis=-1)
-    Tb = np.broadcast_to(T, R.shape[:-2] + T.shape[-2:])
-    bottom = np.concatenate([np.swapaxes(R, -1, -2), Tb], axis=-1)
-    return np.concatenate([top, bottom], axis=-2)
-
-
-def eg_of(Q: np.ndarray, R: np.ndarray, T: np.ndarray, v: np.ndarray, v_star: np.ndarray,
-          student: Activation, teacher: Activation) -> np.ndarray:
-    """ε_g of (batched) order parameters, no validation (ode_theory.md §1.4)."""
-    C = covariance_of(Q, R, T)
-    u = np.concatenate([-v, np.broadcast_to(v_star, v.shape[:-1] + v_star.shape[-1:])], axis=-1)
-    return eg_from_covariance(C, u, Q.shape[-1], student, teacher)
 
 
 def full_I2(op: OrderParameters, student: Activation, teacher: Activation) -> np.ndarray:
