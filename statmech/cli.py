@@ -46,6 +46,37 @@ def _activation(text: str) -> str | tuple[str, str]:
     raise argparse.ArgumentTypeError("use NAME or STUDENT:TEACHER, e.g. erf or relu:erf")
 
 
+def _write_config(args: argparse.Namespace, out: Path, M: int) -> Path:
+    """config.json: every option of the run, M resolved, and the toolkit version."""
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+              if k != "func"}
+    config.update(M=M, statmech_version=__version__)
+    path = out / "config.json"
+    path.write_text(json.dumps(config, indent=2, default=str) + "\n")
+    return path
+
+
+def _new_figure():
+    """A column-width figure and axes on the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(3.4, 2.6), constrained_layout=True)
+
+
+def _save_figure(fig, out: Path, stem: str) -> list[Path]:
+    """Write ``stem``.png and ``stem``.pdf into ``out`` and close the figure."""
+    import matplotlib.pyplot as plt
+
+    paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
+    for p in paths:
+        fig.savefig(p, dpi=200)
+    plt.close(fig)
+    return paths
+
+
 def _add_network_args(g) -> None:
     """--K, --M, --activation and --v-star (shared by ode and simulate)."""
     g.add_argument("--K", type=int, default=2, help="student hidden units")
@@ -285,10 +316,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         frame["eg_ode"] = traj.eg.reshape(-1)
     frame.to_csv(out / "simulate.csv", index=False)
     ens.save(out / "ensemble.npz")
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-              if k != "func"}
-    config.update(M=M, statmech_version=__version__)
-    (out / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
+    _write_config(args, out, M)
     written = [out / "simulate.csv", out / "ensemble.npz", out / "config.json"]
     if not args.no_plot:
         written += _plot_simulation(ens, traj, args, M, out)
@@ -301,12 +329,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def _plot_simulation(ens, traj, args, M, out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(3.4, 2.6), constrained_layout=True)
+    fig, ax = _new_figure()
     sel = ens.alpha > 0
     a = ens.alpha[sel]
     if traj is not None:
@@ -325,11 +348,7 @@ def _plot_simulation(ens, traj, args, M, out: Path) -> list[Path]:
     ax.set_title(f"K = {args.K}, M = {M}, N = {args.N}, η = {args.eta:g}, "
                  f"{ens.activation[0]}", fontsize=7)
     ax.legend(fontsize=5.5, frameon=False)
-    paths = [out / "eg.png", out / "eg.pdf"]
-    for p in paths:
-        fig.savefig(p, dpi=200)
-    plt.close(fig)
-    return paths
+    return _save_figure(fig, out, "eg")
 
 
 def _alpha_grid(alpha_max: float, n: int, linear: bool) -> np.ndarray:
@@ -361,10 +380,7 @@ def run_ode(args: argparse.Namespace) -> int:
     out = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
     traj.to_frame().to_csv(out / "ode.csv", index=False)
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-              if k != "func"}
-    config.update(M=M, statmech_version=__version__)
-    (out / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
+    _write_config(args, out, M)
     written = [out / "ode.csv", out / "config.json"]
     if not args.no_plot:
         written += _plot(traj, eta, args, M, out)
@@ -374,12 +390,7 @@ def run_ode(args: argparse.Namespace) -> int:
 
 
 def _plot(traj, eta, args, M, out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(3.4, 2.6), constrained_layout=True)
+    fig, ax = _new_figure()
     eg = traj.eg.reshape(-1, traj.alpha.size)
     status = np.ravel(traj.status)
     sel = traj.alpha > 0
@@ -403,11 +414,7 @@ def _plot(traj, eta, args, M, out: Path) -> list[Path]:
     ax.set_ylabel("ε_g")
     ax.set_title(f"K = {args.K}, M = {M}, {traj.activation[0]}", fontsize=8)
     ax.legend(fontsize=6, frameon=False)
-    paths = [out / "eg.png", out / "eg.pdf"]
-    for p in paths:
-        fig.savefig(p, dpi=200)
-    plt.close(fig)
-    return paths
+    return _save_figure(fig, out, "eg")
 
 
 def main(argv: list[str] | None = None) -> int:
