@@ -12,6 +12,7 @@ from .compare import teacher_student_table
 from .data import Dataset, load_cifar10, load_digits, load_idx, load_mnist1d
 from .models import MLP, CommitteeMachine, order_parameters
 from .pruning import count_parameters, layer_statistics, measure_loss, prune_committee, prune_mlp
+from .streams import TeacherStudentStream, teacher_student_dataset
 from .training import online_sgd_step, sgd_optimizer, teacher_labels, train_online
 
 __all__ = [
@@ -30,7 +31,9 @@ __all__ = [
     "prune_committee",
     "prune_mlp",
     "sgd_optimizer",
+    "TeacherStudentStream",
     "teacher_labels",
+    "teacher_student_dataset",
     "teacher_student_table",
     "train_online",
 ]

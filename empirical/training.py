@@ -59,14 +59,17 @@ def online_sgd_step(student: CommitteeMachine, opt: torch.optim.Optimizer, x: to
 def train_online(student: CommitteeMachine, teacher: CommitteeMachine, *, eta: float,
                  steps: int, eta_v: float | None = None, noise: float = 0.0,
                  weight_decay: float = 0.0, batch_size: int = 1, seed: int = 0) -> None:
-    """Online SGD for ``steps`` steps with fresh Gaussian inputs, in place (torch generator
-    seeded by ``seed``)."""
+    """Online SGD for ``steps`` steps with fresh Gaussian inputs, in place.
+
+    The data come from :class:`empirical.streams.TeacherStudentStream` with ``seed``: the same
+    inputs and label noise as :func:`statmech.simulate` (full-N, torch backend) with that seed,
+    so from the same initial weights the two trajectories agree to rounding.
+    """
+    from .streams import TeacherStudentStream
+
     opt = sgd_optimizer(student, eta, eta_v, weight_decay)
-    gen = torch.Generator(device=student.W.device).manual_seed(int(seed))
-    dtype = student.W.dtype
+    stream = TeacherStudentStream(teacher, ensemble=student.E, batch_size=batch_size,
+                                  noise=noise, seed=seed)
     for _ in range(int(steps)):
-        x = torch.randn((student.E, batch_size, student.N), generator=gen, dtype=dtype,
-                        device=student.W.device)
-        z = torch.randn((student.E, batch_size), generator=gen, dtype=dtype,
-                        device=student.W.device) if noise > 0 else None
-        online_sgd_step(student, opt, x, teacher_labels(teacher, x, noise, z))
+        x, y = stream.next_batch()
+        online_sgd_step(student, opt, x, y)

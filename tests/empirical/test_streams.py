@@ -1,0 +1,76 @@
+"""Teacher–student data through statmech's generator: the same inputs as statmech.simulate."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import statmech as sm  # noqa: E402
+from empirical import (  # noqa: E402
+    CommitteeMachine,
+    TeacherStudentStream,
+    order_parameters,
+    teacher_student_dataset,
+    train_online,
+)
+
+
+@pytest.mark.parametrize("noise,batch", [(0.0, 1), (0.3, 2)])
+def test_torch_training_on_the_stream_reproduces_simulate(noise, batch):
+    """Same seed, same initial weights: the torch student follows simulate's trajectory."""
+    N, K, M, E, eta, alpha = 50, 3, 2, 4, 0.7, 3.0
+    rng = np.random.default_rng(0)
+    Wt, W0 = rng.standard_normal((E, M, N)), rng.standard_normal((E, K, N))
+    ens = sm.simulate(N, K, M, eta=eta, alpha=[0.0, alpha], ensemble=E, seed=5,
+                      backend="torch", device="cpu", teacher=Wt, init=W0, noise=noise,
+                      train_second_layer=True, init_v=0.5, batch_size=batch)
+    student = CommitteeMachine(N, K, ensemble=E, W=W0, v=np.full(K, 0.5))
+    teacher = CommitteeMachine(N, M, ensemble=E, W=Wt, train_second_layer=False)
+    train_online(student, teacher, eta=eta, steps=int(alpha * N), noise=noise, seed=5,
+                 batch_size=batch)
+    op = order_parameters(student, teacher)
+    np.testing.assert_allclose(op.Q, ens.Q[:, -1], atol=1e-12)
+    np.testing.assert_allclose(op.R, ens.R[:, -1], atol=1e-12)
+    np.testing.assert_allclose(op.v, ens.v[:, -1], atol=1e-12)
+    # negative control: another data seed gives a different trajectory
+    other = CommitteeMachine(N, K, ensemble=E, W=W0, v=np.full(K, 0.5))
+    train_online(other, teacher, eta=eta, steps=int(alpha * N), noise=noise, seed=6,
+                 batch_size=batch)
+    assert np.abs(order_parameters(other, teacher).Q - ens.Q[:, -1]).max() > 1e-3
+
+
+def test_stream_shapes_member_independence_and_errors():
+    teacher = CommitteeMachine(20, 2, W=np.ones((2, 20)), train_second_layer=False)
+    s4 = TeacherStudentStream(teacher, ensemble=4, batch_size=3, noise=0.1, seed=1)
+    s2 = TeacherStudentStream(teacher, ensemble=2, batch_size=3, noise=0.1, seed=1)
+    x4, y4 = next(s4)
+    x2, y2 = next(s2)
+    assert x4.shape == (4, 3, 20) and y4.shape == (4, 3)
+    np.testing.assert_array_equal(x4[:2].numpy(), x2.numpy())  # member i ignores E
+    np.testing.assert_array_equal(y4[:2].numpy(), y2.numpy())
+    for kw, name in [({"ensemble": 0}, "ensemble"), ({"batch_size": 0}, "batch_size"),
+                     ({"noise": -1.0}, "noise"), ({"seed": -2}, "seed")]:
+        with pytest.raises(ValueError, match=f"'{name}' parameter of TeacherStudentStream"):
+            TeacherStudentStream(teacher, **kw)
+    two = CommitteeMachine(20, 2, ensemble=2, train_second_layer=False)
+    with pytest.raises(ValueError, match="1 or ensemble=3"):
+        TeacherStudentStream(two, ensemble=3)
+
+
+def test_teacher_student_dataset():
+    rng = np.random.default_rng(3)
+    teacher = CommitteeMachine(30, 2, W=rng.standard_normal((2, 30)), v=[1.0, 2.0],
+                               train_second_layer=False)
+    ds = teacher_student_dataset(teacher, 500, 2000, noise=0.5, seed=2)
+    assert ds.X_train.shape == (500, 30) and ds.y_test.shape == (2000,)
+    # the test labels are noiseless teacher outputs, the training labels noisy ones
+    with torch.no_grad():
+        clean = teacher(torch.as_tensor(ds.X_train)[None])[0].numpy()
+    resid = ds.y_train - clean
+    se = 0.5**2 * np.sqrt(2 / resid.size)  # SE of a variance estimate of N(0, σ²)
+    assert abs(resid.var() - 0.25) < 4 * se
+    with torch.no_grad():
+        np.testing.assert_allclose(teacher(torch.as_tensor(ds.X_test)[None])[0].numpy(),
+                                   ds.y_test)
+    with pytest.raises(ValueError, match="'n_train' parameter"):
+        teacher_student_dataset(teacher, 0)
