@@ -15,7 +15,10 @@
   units' outgoing weights (``reweight="activations"`` / ``"preactivations"``); spectral pruning
   always reconstructs. ``reweight="activations"`` with ``fold="mean"`` is least squares *with an
   intercept* (centred activations; the means go to the bias); otherwise reweighting and
-  reconstruction fold nothing into the bias (no intercept, as the reference implementation).
+  reconstruction fold nothing into the bias (no intercept, as the reference implementation);
+* edge methods with ``reweight="preactivations"`` refit each unit's kept incoming weights to
+  the removed inputs' contribution over the data (``pruning_theory.md`` §3.4, Edge; no
+  intercept).
 
 Parameter counts include biases.
 """
@@ -132,7 +135,7 @@ def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = No
     stats: dict[str, Any] = {}
     if X is not None:
         stats = layer_statistics(model, layer, X)
-        if m.kind == "edge" and method != "dpp_edge":
+        if m.kind == "edge" and method != "dpp_edge" and reweight is None:
             stats.pop("input_cov")
     elif fold == "mean" and m.kind == "node":
         raise ValueError("prune_mlp with fold='mean' needs the data X (the removed units' mean "
@@ -158,6 +161,9 @@ def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = No
                          reweight=reweight, bias=b, bias_out=b_out, **stats, **options)
     dt = first.weight.dtype
     if m.kind == "edge":
+        if reweight is not None:  # the kept edges were refitted (statmech.prune, edge reweight)
+            with torch.no_grad():
+                first.weight.copy_(torch.as_tensor(res.W[0], dtype=first.weight.dtype))
         tprune.custom_from_mask(first, "weight", torch.as_tensor(res.mask[0]))
         return new, res
     k = res.W.shape[1]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,8 +15,9 @@ from ..backend import get_backend
 from ..generalization import eg_from_order_parameters as eg_of
 from ..generalization import resolve_activations
 from ..order_parameters import OrderParameters, joint_covariance
-from .backend_ops import prune_on_backend
+from .backend_ops import prune_on_backend, result_on_backend
 from .base import Layer, PruningResult, get_method, parse_keep
+from .edge_reweight import reweight_edges
 from .node_method import REWEIGHT_CHOICES, NodeContext, NodeMethod
 from .theory_tools import full_I2
 
@@ -56,7 +58,9 @@ def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = N
     seed : int, Generator or SeedSequence, optional
     reweight : {None, "activations", "preactivations"}
         Node methods: fold removed units' outgoing weights onto the kept ones by least squares on
-        the activations (``act_cov`` needed) or pre-activations.
+        the activations (``act_cov`` needed) or pre-activations. Edge methods:
+        ``"preactivations"`` refits each unit's kept incoming weights to its removed inputs'
+        contribution (``input_cov`` needed; :func:`statmech.pruning.edge_reweight.reweight_edges`).
     bias, act_cov, pre_cov, input_cov, act_mean, bias_out : arrays, optional
         Layer biases and data statistics (:class:`statmech.pruning.base.Layer`).
     backend : {None, "numpy", "torch", "cupy"}, optional
@@ -94,13 +98,23 @@ def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = N
                                     func=func, **options)
         return m.prune(layer, k, variant, np.random.default_rng(seed), n_masks,
                        reweight=reweight, func=func, **options)
-    if reweight is not None:
-        raise ValueError("The 'reweight' parameter of prune applies to node methods only; edge "
-                         "reweighting is a no-op for isotropic inputs (pruning_theory.md P11).")
+    if reweight == "activations":
+        raise ValueError("The 'reweight' parameter of prune must be None or 'preactivations' for "
+                         "edge methods (the kept edges reproduce the unit's pre-activation).")
+    if reweight is not None and layer.input_cov is None:
+        raise ValueError("prune with an edge method and reweight='preactivations' needs "
+                         "'input_cov' (the data's input covariance); for isotropic inputs edge "
+                         "reweighting is a no-op (pruning_theory.md P11).")
     e = parse_keep(keep, layer.D, "edges kept per unit", func)
-    if be is not None:
+    if be is not None and reweight is None:
         return prune_on_backend(m, layer, e, variant, n_masks, seed, be, **options)
-    return m.prune(layer, e, variant, np.random.default_rng(seed), n_masks, **options)
+    res = m.prune(layer, e, variant, np.random.default_rng(seed), n_masks, **options)
+    if reweight is not None:
+        res = dataclasses.replace(res, W=reweight_edges(layer.W, res.mask, layer.input_cov),
+                                  info={**res.info, "reweight": reweight})
+        if be is not None:
+            res = result_on_backend(res, be)
+    return res
 
 
 def student_layer(W: Any, v: Any, activation: Any = "erf") -> dict[str, np.ndarray]:

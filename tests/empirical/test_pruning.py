@@ -116,3 +116,16 @@ def test_measured_pruned_loss_of_torch_students_agrees_with_theory(method):
 
     # Bonferroni over the 7 methods, family-wise 0.27 %
     assert abs(z) < stats.norm.isf(0.0027 / 7 / 2), (z, losses.mean(), th.mean_eg, se)
+
+
+def test_edge_reweighting_lowers_the_preactivation_error_on_held_out_data():
+    net = _net(4)
+    x = torch.as_tensor(X_HELD)
+    ref = net[0](x).detach()
+    errs = []
+    for rw in (None, "preactivations"):
+        pruned, res = prune_mlp(net, "random_edge", keep=4, X=X, seed=3, reweight=rw)
+        assert torch.all(pruned[0].weight_mask.sum(1) == 4)
+        errs.append(float(((pruned[0](x).detach() - ref) ** 2).mean()))
+        tprune.remove(pruned[0], "weight")  # still an ordinary module afterwards
+    assert errs[1] < errs[0], errs

@@ -286,7 +286,8 @@ def test_spectral_node_explicit_equals_theory_and_tau_zero_is_reweighting(studen
     (dict(method="pruned", keep=2), r"'method' parameter of prune must be one of"),
     (dict(method="magnitude_edge", keep=2, variant="local"), r"'variant' parameter"),
     (dict(method="random_node", keep=2, reweight="yes"), r"'reweight' parameter"),
-    (dict(method="random_edge", keep=2, reweight="activations"), r"node methods only"),
+    (dict(method="random_edge", keep=2, reweight="activations"), r"'preactivations' for edge"),
+    (dict(method="random_edge", keep=2, reweight="preactivations"), r"needs 'input_cov'"),
 ])
 def test_bad_requests_are_clear_errors(kwargs, match):
     rng = np.random.default_rng(0)
