@@ -108,22 +108,48 @@ class CommitteeMachine(nn.Module):
 class MLP(nn.Sequential):
     """A plain multilayer perceptron: Linear layers of ``sizes`` with an activation in between.
 
-    ``MLP([784, 500, 500, 10], activation="sigmoid")`` is the seed paper's MNIST network.
+    ``MLP([784, 500, 500, 10], activation="sigmoid", init="xavier")`` is the seed paper's MNIST
+    network (Xavier-uniform weights with gain 1, zero biases).
+
+    Parameters
+    ----------
+    sizes : list of int
+        Layer widths, input first, output last.
+    activation : {"relu", "sigmoid", "erf", "linear"}
+    bias : bool
+    init : {"default", "xavier"}
+        torch's default ``nn.Linear`` initialisation, or Xavier-uniform weights and zero biases.
+    seed : int, optional
+        Seed of the initialisation (torch's global generator is left as it was); None uses the
+        global generator.
     """
 
-    def __init__(self, sizes: list[int], activation: str = "relu", bias: bool = True) -> None:
+    def __init__(self, sizes: list[int], activation: str = "relu", bias: bool = True,
+                 init: str = "default", seed: int | None = None) -> None:
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
             raise ValueError(f"The 'sizes' parameter of MLP must list at least two layer widths "
                              f">= 1. Got {sizes!r}.")
         act = _check_activation(activation, "MLP")
+        if init not in ("default", "xavier"):
+            raise ValueError(f"The 'init' parameter of MLP must be 'default' or 'xavier'. "
+                             f"Got {init!r}.")
         layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            layers.append(nn.Linear(a, b, bias=bias))
-            if i < len(sizes) - 2:
-                layers.append(_Activation(act))
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+                lin = nn.Linear(int(a), int(b), bias=bias)
+                if init == "xavier":
+                    nn.init.xavier_uniform_(lin.weight)
+                    if bias:
+                        nn.init.zeros_(lin.bias)
+                layers.append(lin)
+                if i < len(sizes) - 2:
+                    layers.append(_Activation(act))
         super().__init__(*layers)
-        self.sizes = list(sizes)
+        self.sizes = [int(s) for s in sizes]
         self.activation = act
+        self.bias = bool(bias)
 
 
 class _Activation(nn.Module):

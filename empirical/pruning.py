@@ -192,6 +192,7 @@ def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = No
     out.sizes = list(model.sizes)
     out.sizes[layer + 1] = k
     out.activation = model.activation
+    out.bias = getattr(model, "bias", True)
     return out, res
 
 

@@ -57,24 +57,17 @@ def _write_config(args: argparse.Namespace, out: Path, M: int) -> Path:
 
 
 def _new_figure():
-    """A column-width figure and axes on the Agg backend."""
-    import matplotlib
+    """A column-width figure and axes (:func:`statmech.style.new_figure`)."""
+    from .style import new_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(3.4, 2.6), constrained_layout=True)
+    return new_figure()
 
 
 def _save_figure(fig, out: Path, stem: str) -> list[Path]:
     """Write ``stem``.png and ``stem``.pdf into ``out`` and close the figure."""
-    import matplotlib.pyplot as plt
+    from .style import save_figure
 
-    paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
-    for p in paths:
-        fig.savefig(p, dpi=200)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out, stem)
 
 
 def _add_network_args(g) -> None:
