@@ -116,7 +116,7 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
                     beta: float | None = None, jitter: float | None = None,
                     device: Any = None, progress: bool | None = None,
                     checkpoint_dir: Any = None, init: str | None = None,
-                    train_options: dict | None = None) -> Any:
+                    train_options: dict | None = None, double: bool = True) -> Any:
     """Test error of pruned MLPs on real data against the share of parameters kept.
 
     For every seed an MLP (``hidden`` widths, ``activation``) is trained on ``data`` with that
@@ -150,6 +150,8 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
     train_options : dict, optional
         Further keywords of :func:`empirical.train_classifier` (``momentum``,
         ``weight_decay``, ``stop_at_train_accuracy``).
+    double : bool
+        Train in float64 (default; float32 for large networks).
 
     Returns
     -------
@@ -207,7 +209,8 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
               "fractions": list(fractions), "reweight": list(reweight), "seeds": list(seeds),
               "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
               "finetune_epochs": finetune_epochs, "kernel": kernel, "beta": beta,
-              "jitter": jitter, "init": init, "train_options": train_options}
+              "jitter": jitter, "init": init, "train_options": train_options,
+              "double": double}
     train_kw = dict(batch_size=batch_size, optimizer=optimizer, lr=lr, device=device,
                     progress=False, **train_options)
     X_stats = data.X_train
@@ -218,7 +221,8 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
 
     with ProgressBar(len(seeds) * (len(plan) + 1), "real-data pruning", progress) as bar:
         for seed in seeds:
-            net = MLP(sizes, activation=activation, init=init, seed=seed).double()
+            net = MLP(sizes, activation=activation, init=init, seed=seed)
+            net = net.double() if double else net
             train_classifier(net, data, epochs=epochs, seed=seed, **train_kw)
             net.eval()
             if checkpoint_dir is not None:

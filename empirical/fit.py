@@ -11,10 +11,10 @@ configuration, and a ``config.json`` beside it; :func:`load_checkpoint` rebuilds
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils import prune as tprune
 
 from statmech._progress import ProgressBar
 
@@ -183,9 +182,9 @@ def train_classifier(model: MLP, data: Dataset, *, epochs: int = 30, batch_size:
                 opt.zero_grad(set_to_none=True)
                 loss = _loss(model(X[idx]), y[idx], regression)
                 if not torch.isfinite(loss):
-                    raise ValueError(f"Training diverged in epoch {epoch} (loss {float(loss)}): "
-                                     f"lower the 'lr' parameter of train_classifier "
-                                     f"(now {lr}).")
+                    raise ValueError(f"Training diverged in epoch {epoch} (loss "
+                                     f"{float(loss.detach())}): lower the 'lr' parameter of "
+                                     f"train_classifier (now {lr}).")
                 loss.backward()
                 opt.step()
             model.eval()
@@ -224,12 +223,16 @@ def save_checkpoint(path: str | Path, model: MLP, config: dict | None = None,
     Edge-pruned layers are stored as ordinary weights with the pruned entries zero (their
     ``torch.nn.utils.prune`` masks are applied to a copy first)."""
     path = Path(path)
-    if any(name.endswith("_orig") for name, _ in model.named_parameters()):
-        model = copy.deepcopy(model)  # pruning masks are baked in (zeros stay zeros)
-        for module in model.modules():
-            if hasattr(module, "weight_orig"):
-                tprune.remove(module, "weight")
-    state = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    raw = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    weights = {}
+    for k, v in raw.items():  # pruning masks are baked in (zeros stay zeros)
+        if k.endswith("_mask"):
+            continue
+        if k.endswith("_orig"):
+            weights[k[:-5]] = v * raw[k[:-5] + "_mask"]
+        else:
+            weights[k] = v
+    state = {"state_dict": weights,
              "architecture": {"sizes": list(model.sizes), "activation": model.activation,
                               "bias": getattr(model, "bias", True)},
              "config": dict(config or {}), "history": dict(history or {})}
@@ -254,7 +257,7 @@ def load_checkpoint(path: str | Path, device: Any = "cpu") -> tuple[MLP, dict]:
         model = MLP(arch["sizes"], activation=arch["activation"], bias=arch["bias"])
         dt = next(iter(state["state_dict"].values())).dtype
         model.to(dt).load_state_dict(state["state_dict"])
-    except (KeyError, TypeError, RuntimeError, EOFError) as exc:
+    except (KeyError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise ValueError(f"load_checkpoint: {str(path)!r} is not a checkpoint written by "
                          f"empirical.save_checkpoint ({exc}).") from None
     return model.to(device), {k: state[k] for k in ("config", "history", "architecture")}

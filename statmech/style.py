@@ -12,18 +12,19 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["METHOD_STYLE", "method_style", "method_label", "new_figure", "save_figure",
-           "COLUMN_WIDTH"]
+           "plain_log_ticks", "COLUMN_WIDTH"]
 
 #: Width of one journal column in inches.
 COLUMN_WIDTH = 3.4
 
-#: (colour, marker) per method (colour-blind-safe Okabe–Ito palette).
+#: (colour, marker) per method (the colour-blind-safe Okabe–Ito palette, with
+#: Tol's olive in place of its yellow, which does not read on white).
 METHOD_STYLE: dict[str, tuple[str, str]] = {
     "random_edge": ("#D55E00", "o"),
     "magnitude_edge": ("#CC79A7", "P"),
     "dpp_edge": ("#0072B2", "^"),
     "random_node": ("#E69F00", "s"),
-    "magnitude_node": ("#F0E442", "X"),
+    "magnitude_node": ("#999933", "X"),
     "dpp_node": ("#009E73", "D"),
     "spectral_node": ("#56B4E9", "v"),
     "unpruned": ("#000000", "*"),
@@ -43,13 +44,8 @@ def method_label(method: str, reweight: bool = False) -> str:
 def method_style(method: str, reweight: bool = False) -> dict[str, Any]:
     """Matplotlib keyword arguments (color, marker, linestyle, mfc, label) for a method."""
     color, marker = METHOD_STYLE.get(method, ("0.4", "."))
-    if method == "magnitude_node":  # the yellow needs a dark edge to read on white
-        extra = {"mec": "0.3"}
-    else:
-        extra = {}
     return {"color": color, "marker": marker, "ls": "--" if reweight else "-",
-            "mfc": "white" if reweight else color, "label": method_label(method, reweight),
-            **extra}
+            "mfc": "white" if reweight else color, "label": method_label(method, reweight)}
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, height: float = 2.6, **kwargs: Any):
@@ -63,6 +59,17 @@ def new_figure(ncols: int = 1, nrows: int = 1, height: float = 2.6, **kwargs: An
                          "text.usetex": False})
     return plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH * ncols, height * nrows),
                         constrained_layout=True, **kwargs)
+
+
+def plain_log_ticks(ax, axis: str = "both") -> None:
+    """Log axes labelled with plain numbers at 1, 2, 5 × 10ⁿ and unlabelled minor ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for name in ("x", "y") if axis == "both" else (axis,):
+        a = getattr(ax, f"{name}axis")
+        a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        a.set_minor_formatter(NullFormatter())
 
 
 def save_figure(fig, out: Path, stem: str, metadata: dict[str, str] | None = None) -> list[Path]:

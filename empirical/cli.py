@@ -1,0 +1,292 @@
+"""The ``empirical`` command: ``empirical train | prune | compare``.
+
+``empirical compare`` with no options runs the digits comparison (test error against the share
+of parameters kept, every method, with and without reweighting, 5 seeds) and a CPU-sized
+teacher–student comparison (torch students, measured pruned loss against ``statmech``'s theory),
+writing CSV tables, ``config.json`` and figures to ``empirical-output/compare/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+import statmech
+from statmech.style import method_style, new_figure, plain_log_ticks, save_figure
+
+from .compare import (
+    METHODS,
+    REAL_DATA_DEFAULTS,
+    real_data_table,
+    summarise,
+    teacher_student_table,
+)
+
+DATA_HELP = ("'digits' (scikit-learn's bundled digits), 'mnist1d' (the mnist1d generator), "
+             "'mnist:DIR' (MNIST IDX files in DIR) or 'cifar10:DIR' (CIFAR-10 python batches)")
+
+#: The teacher–student part of ``empirical compare`` (CPU-sized; about 2 minutes on 2 cores).
+TS_DEFAULTS: dict[str, Any] = {"N": 200, "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5,
+                               "alpha": 50.0, "noise": 0.25, "seeds": (0, 1, 2),
+                               "levels": (1, 3, 5), "n_masks": 40, "n_samples": 4000}
+
+
+def load_data(spec: str, seed: int = 0):
+    """A :class:`~empirical.data.Dataset` from a command-line spec (``DATA_HELP``)."""
+    from .data import load_cifar10, load_digits, load_idx, load_mnist1d
+
+    name, _, where = spec.partition(":")
+    if name == "digits" and not where:
+        return load_digits(seed=seed)
+    if name == "mnist1d" and not where:
+        return load_mnist1d(standardise=True)
+    if name == "mnist" and where:
+        return load_idx(where)
+    if name == "cifar10" and where:
+        return load_cifar10(where)
+    raise ValueError(f"The '--data' option must be {DATA_HELP}. Got {spec!r}.")
+
+
+def _keep(text: str) -> int | float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--keep must be a number, got {text!r}") from None
+    return int(value) if value >= 1 and value == int(value) else value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``empirical``."""
+    p = argparse.ArgumentParser(prog="empirical", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train an MLP on a data set and save a checkpoint")
+    t.add_argument("--data", default="digits", help=DATA_HELP + " (default digits)")
+    t.add_argument("--hidden", type=int, nargs="+", default=list(REAL_DATA_DEFAULTS["hidden"]),
+                   help="hidden widths (default 100)")
+    t.add_argument("--activation", default=REAL_DATA_DEFAULTS["activation"],
+                   choices=["sigmoid", "relu", "erf", "linear"])
+    t.add_argument("--init", default=REAL_DATA_DEFAULTS["init"], choices=["xavier", "default"])
+    t.add_argument("--epochs", type=int, default=REAL_DATA_DEFAULTS["epochs"])
+    t.add_argument("--batch-size", type=int, default=REAL_DATA_DEFAULTS["batch_size"])
+    t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    t.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default 1e-3 Adam, 0.05 SGD)")
+    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    t.add_argument("--stop-at-train-accuracy", type=float, default=None,
+                   help="stop after the epoch whose training accuracy reaches this")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--float32", action="store_true", help="train in float32 (default float64)")
+    t.add_argument("--device", default=None, help="torch device (default CUDA if present)")
+    t.add_argument("--output", type=Path, default=Path("empirical-output/model.pt"),
+                   help="checkpoint path (default empirical-output/model.pt)")
+
+    r = sub.add_parser("prune", help="prune one hidden layer of a checkpoint and measure it")
+    r.add_argument("checkpoint", type=Path)
+    r.add_argument("--data", default=None,
+                   help="data for statistics and testing (default: the checkpoint's)")
+    r.add_argument("--method", default="dpp_node", choices=list(statmech.PRUNING_METHODS))
+    r.add_argument("--keep", type=_keep, default=0.5,
+                   help="units (node) or edges per unit (edge) kept, or a fraction (default 0.5)")
+    r.add_argument("--layer", type=int, default=0, help="hidden layer (0: first)")
+    r.add_argument("--reweight", action="store_true",
+                   help="least-squares reweighting (node: activations; edge: inputs)")
+    r.add_argument("--fold", default="mean", choices=["mean", "bias", "none"])
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--output", type=Path, default=None, help="write the pruned checkpoint")
+
+    c = sub.add_parser("compare", help="theory vs experiment: digits and teacher-student")
+    c.add_argument("--data", default="digits", help=DATA_HELP + " (default digits)")
+    c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
+                   help="real-data seeds (default 0..4)")
+    c.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    c.add_argument("--finetune-epochs", type=int, default=0,
+                   help="fine-tune every pruned network for this many epochs (default 0)")
+    c.add_argument("--ts-N", type=int, default=TS_DEFAULTS["N"],
+                   help=f"teacher-student input dimension (default {TS_DEFAULTS['N']})")
+    c.add_argument("--ts-seeds", type=int, default=len(TS_DEFAULTS["seeds"]),
+                   help="teacher-student seeds (default 3)")
+    c.add_argument("--skip-real-data", action="store_true")
+    c.add_argument("--skip-teacher-student", action="store_true")
+    c.add_argument("--output-dir", type=Path, default=Path("empirical-output/compare"))
+    c.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """``empirical train``."""
+    from .fit import save_checkpoint, train_classifier
+    from .models import MLP
+
+    data = load_data(args.data, seed=args.seed)
+    sizes = [data.n_features, *args.hidden, data.n_classes]
+    net = MLP(sizes, activation=args.activation, init=args.init, seed=args.seed)
+    net = net if args.float32 else net.double()
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    hist = train_classifier(net, data, epochs=args.epochs, batch_size=args.batch_size,
+                            optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+                            stop_at_train_accuracy=args.stop_at_train_accuracy, seed=args.seed,
+                            device=args.device, checkpoint=args.output, config=config)
+    print(f"{data.name}: {sizes}, {len(hist['epoch'])} epochs; train error "
+          f"{hist['train_error'][-1]:.4f}, test error {hist['test_error'][-1]:.4f}")
+    save_checkpoint(args.output, net, {**config, "epochs_done": len(hist["epoch"])}, hist)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    """``empirical prune``."""
+    from .fit import evaluate, load_checkpoint, save_checkpoint
+    from .pruning import count_parameters, prune_mlp
+
+    net, record = load_checkpoint(args.checkpoint)
+    spec = args.data or record["config"].get("data", "digits")
+    data = load_data(spec, seed=record["config"].get("seed", 0))
+    net = net.to(next(net.parameters()).dtype).eval()
+    kind = statmech.PRUNING_METHODS[args.method].kind
+    mode = None if not args.reweight else ("activations" if kind == "node" else "preactivations")
+    pruned, res = prune_mlp(net, args.method, keep=args.keep, layer=args.layer, X=data.X_train,
+                            seed=args.seed, reweight=mode, fold=args.fold)
+    pruned.eval()
+    before, after = evaluate(net, data.X_test, data.y_test), evaluate(pruned, data.X_test,
+                                                                      data.y_test)
+    n0, n1 = count_parameters(net), count_parameters(pruned)
+    print(f"{args.method} (keep {res.keep}{' + rwt' if mode else ''}): parameters {n1}/{n0} "
+          f"({100 * n1 / n0:.1f} %); test error {before['error']:.4f} -> {after['error']:.4f}")
+    if args.output is not None:
+        save_checkpoint(args.output, pruned, {**record["config"], "pruned": {
+            "method": args.method, "keep": res.keep, "layer": args.layer,
+            "reweight": mode, "fold": args.fold, "seed": args.seed}})
+        print(f"wrote {args.output}")
+    return 0
+
+
+def plot_real_data(table: Any, out: Path, stem: str = "real_data") -> list[Path]:
+    """Test error (%) against parameters kept (%), mean ± std over seeds; one panel without
+    and one with reweighting."""
+    s = summarise(table)
+    fig, axes = new_figure(2, sharey=True)
+    base = s[s.method == "unpruned"]
+    for ax, rw in zip(axes, (False, True), strict=True):
+        for method in [m for m in s.method.unique() if m != "unpruned"]:
+            part = s[(s.method == method) & (s.reweight == rw)]
+            if part.empty:
+                continue
+            st = method_style(method, rw)
+            ax.errorbar(part.params_kept_pct_mean, 100 * part.test_error_mean,
+                        yerr=100 * part.test_error_std.fillna(0), ms=3, lw=0.8, capsize=1.5,
+                        **st)
+        if not base.empty:
+            ax.axhline(100 * base.test_error_mean.iloc[0], color="k", ls=":", lw=0.8,
+                       label="unpruned")
+        ax.set_xlabel("parameters kept (%)")
+        ax.set_title("with reweighting" if rw else "without reweighting")
+        ax.set_yscale("log")
+        plain_log_ticks(ax, "y")
+        ax.legend(frameon=False, ncol=1)
+    axes[0].set_ylabel("test error (%)")
+    cfg = table.attrs.get("config", {})
+    fig.suptitle(f"{cfg.get('data', '')} {cfg.get('sizes', '')}, mean ± std over "
+                 f"{table.seed.nunique()} seeds", fontsize=8)
+    return save_figure(fig, out, stem)
+
+
+def plot_teacher_student(table: Any, out: Path, stem: str = "teacher_student") -> list[Path]:
+    """Left: measured pruned ε_g of torch students against statmech's finite-N theory
+    (log-log, 1:1 line). Right: the standardised differences z = (measured − theory)/SE with
+    the family-wise (Bonferroni, 0.27 %) band. One marker per method."""
+    fig, (ax, az) = new_figure(2, height=2.8)
+    n = len(table)
+    z_crit = float(stats.norm.isf(0.0027 / (2 * n)))
+    z = (table.eg_measured - table.theory_finite_n) / table.eg_measured_se
+    for method in table.method.unique():
+        sel = (table.method == method).to_numpy()
+        part = table[sel]
+        st = method_style(method)
+        st.pop("ls")
+        ax.errorbar(part.theory_finite_n, part.eg_measured, yerr=part.eg_measured_se, ls="none",
+                    ms=3.5, lw=0.8, **st)
+        st.pop("label")
+        az.plot(part.theory_finite_n, z[sel], ls="none", ms=3.5, **st)
+    az.axhspan(-z_crit, z_crit, color="0.9", zorder=0)
+    az.axhline(0, color="0.5", lw=0.6)
+    az.set_xscale("log")
+    plain_log_ticks(az, "x")
+    az.set_xlabel("theory: expected pruned $\\epsilon_g$")
+    az.set_ylabel("z = (measured − theory) / SE")
+    az.set_title(f"{n} comparisons; band: family-wise 0.27 % (|z| < {z_crit:.2f})")
+    lo = float(min(table.theory_finite_n.min(), table.eg_measured.min())) * 0.8
+    hi = float(max(table.theory_finite_n.max(), table.eg_measured.max())) * 1.2
+    ax.plot([lo, hi], [lo, hi], color="0.5", lw=0.6, zorder=0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    plain_log_ticks(ax)
+    ax.set_xlabel("theory: expected pruned $\\epsilon_g$")
+    ax.set_ylabel("torch students: measured $\\frac{1}{2}$MSE")
+    ax.legend(frameon=False, fontsize=6)
+    ax.set_title("teacher–student pruning, measured vs theory")
+    return save_figure(fig, out, stem)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """``empirical compare``: tables, config.json and figures."""
+    import pandas as pd
+
+    out = args.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    progress = False if args.quiet else None
+    config: dict[str, Any] = {"command": " ".join(sys.argv), "statmech": statmech.__version__}
+    timings = {}
+    if not args.skip_real_data:
+        t0 = time.perf_counter()
+        data = load_data(args.data)
+        table = real_data_table(data, seeds=tuple(args.seeds), methods=tuple(args.methods),
+                                finetune_epochs=args.finetune_epochs, progress=progress)
+        timings["real_data_s"] = round(time.perf_counter() - t0, 1)
+        table.to_csv(out / "real_data.csv", index=False)
+        summary = summarise(table)
+        summary.to_csv(out / "real_data_summary.csv", index=False)
+        config["real_data"] = table.attrs["config"]
+        plot_real_data(table, out)
+        with pd.option_context("display.width", 200, "display.max_rows", 500):
+            print(summary.round(4).to_string(index=False))
+    if not args.skip_teacher_student:
+        t0 = time.perf_counter()
+        ts = dict(TS_DEFAULTS, N=args.ts_N, seeds=tuple(range(args.ts_seeds)))
+        table = teacher_student_table(methods=tuple(args.methods), **ts)
+        timings["teacher_student_s"] = round(time.perf_counter() - t0, 1)
+        table["z"] = (table.eg_measured - table.theory_finite_n) / table.eg_measured_se
+        table.to_csv(out / "teacher_student.csv", index=False)
+        config["teacher_student"] = {k: list(v) if isinstance(v, tuple) else v
+                                     for k, v in ts.items()}
+        plot_teacher_student(table, out)
+        n = len(table)
+        z_crit = float(stats.norm.isf(0.0027 / (2 * n)))
+        print(f"teacher-student: {n} comparisons, max |z| = {np.abs(table.z).max():.2f} "
+              f"(Bonferroni threshold {z_crit:.2f})")
+    config["timings"] = timings
+    (out / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
+    print(f"wrote tables, figures and config.json to {out} ({timings})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``empirical`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": run_train, "prune": run_prune, "compare": run_compare}[args.command](
+            args)
+    except ValueError as exc:
+        print(f"empirical {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
