@@ -116,7 +116,8 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
                     beta: float | None = None, jitter: float | None = None,
                     device: Any = None, progress: bool | None = None,
                     checkpoint_dir: Any = None, init: str | None = None,
-                    train_options: dict | None = None, double: bool = True) -> Any:
+                    train_options: dict | None = None, double: bool = True,
+                    node_levels: str = "matched") -> Any:
     """Test error of pruned MLPs on real data against the share of parameters kept.
 
     For every seed an MLP (``hidden`` widths, ``activation``) is trained on ``data`` with that
@@ -152,6 +153,9 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
         ``weight_decay``, ``stop_at_train_accuracy``).
     double : bool
         Train in float64 (default; float32 for large networks).
+    node_levels : {"matched", "fraction"}
+        Node methods keep the parameter-matched number of units (default), or ⌈p·H⌉ units, as
+        the seed paper's May-2020 real-data runs (``published_results.md`` §5.4).
 
     Returns
     -------
@@ -185,6 +189,9 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
         if not 0 < p <= 1:
             raise ValueError(f"The 'fractions' parameter of real_data_table must hold floats in "
                              f"(0, 1]. Got {p!r}.")
+    if node_levels not in ("matched", "fraction"):
+        raise ValueError(f"The 'node_levels' parameter of real_data_table must be 'matched' or "
+                         f"'fraction'. Got {node_levels!r}.")
     unknown = [m for m in methods if m not in statmech.PRUNING_METHODS]
     if unknown:
         raise ValueError(f"The 'methods' parameter of real_data_table has unknown methods "
@@ -210,7 +217,7 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
               "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
               "finetune_epochs": finetune_epochs, "kernel": kernel, "beta": beta,
               "jitter": jitter, "init": init, "train_options": train_options,
-              "double": double}
+              "double": double, "node_levels": node_levels}
     train_kw = dict(batch_size=batch_size, optimizer=optimizer, lr=lr, device=device,
                     progress=False, **train_options)
     X_stats = data.X_train
@@ -241,7 +248,12 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
             for method, rw, p in plan:
                 node = statmech.PRUNING_METHODS[method].kind == "node"
                 e = math.ceil(p * D - 1e-9)
-                keep = node_count_for_edges(e, H, D, C) if node else e
+                if not node:
+                    keep = e
+                elif node_levels == "matched":
+                    keep = node_count_for_edges(e, H, D, C)
+                else:
+                    keep = max(1, math.ceil(p * H - 1e-9))
                 options = ({"kernel": kernel, "beta": beta, "jitter": jitter}
                            if method == "dpp_node" else {})
                 mode = None if not rw else ("activations" if node else "preactivations")
