@@ -117,10 +117,15 @@ def test_cli_train_prune_compare(tmp_path, capsys):
     assert evaluate(net, DIGITS.X_test, DIGITS.y_test)["error"] < 0.9
     cdir = tmp_path / "cmp"
     assert main(["compare", "--seeds", "0", "--methods", "random_edge", "random_node",
-                 "--ts-N", "40", "--ts-seeds", "1", "--output-dir", str(cdir), "--quiet"]) == 0
+                 "--ts-N", "40", "--ts-seeds", "1", "--output-dir", str(cdir), "--quiet",
+                 "--finetune-epochs", "1"]) == 0
     for name in ("real_data.csv", "real_data_summary.csv", "teacher_student.csv",
                  "config.json", "real_data.png", "real_data.pdf", "teacher_student.png"):
         assert (cdir / name).exists(), name
+    import pandas as pd
+
+    real = pd.read_csv(cdir / "real_data.csv")
+    assert real.test_error_finetuned.notna().all()
     cfg = json.loads((cdir / "config.json").read_text())
     assert cfg["teacher_student"]["N"] == 40 and "timings" in cfg
     assert main(["train", "--data", "nope"]) == 2
