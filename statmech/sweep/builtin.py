@@ -1,0 +1,194 @@
+"""Built-in sweep computations (theory and simulation). Each returns a long-format table.
+
+=================  ===================================================================
+``integrate``      ε_g(α) from the ODEs, from Gaussian initial weights at size ``init_N``
+``fixed_points``   plateau height, escape time (ODE from a random start) and η_c at (K, η)
+``simulate``       ε_g(α) of an ensemble (full-N or reduced chain) and the ODE from each
+                   member's own initial state (``source`` = simulation / ode)
+``pruned_error``   the pruning theory of an ODE-trained student: E[ε_g], ε_g(E[Q′, R′]),
+                   the Jensen gap and the spread, every method and matched level
+``prune``          trained students (simulation) pruned by every method: theory, finite-N
+                   theory and Monte Carlo (:func:`statmech.pruning.validation.validation_table`)
+``pruned_state``   a trained student's Q and R before and after pruning (expected), every
+                   method at one level, as (method, matrix, i, j, value) rows
+=================  ===================================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..fixed_points import critical_learning_rate, escape_time, plateau_height
+from ..ode import integrate
+from ..order_parameters import OrderParameters
+from ..pruning import PRUNING_METHODS, matched_edges, prune_theory
+from ..simulation import simulate
+from .registry import register_computation
+
+ALL_METHODS = ["random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
+               "dpp_node", "spectral_node"]
+
+
+def _alpha_grid(alpha_max: float, n: int) -> np.ndarray:
+    return np.concatenate([[0.0], np.geomspace(min(0.01, alpha_max / 10), alpha_max, n - 1)])
+
+
+def _frame(**cols):
+    import pandas as pd
+
+    return pd.DataFrame(cols)
+
+
+@register_computation("integrate", defaults={
+    "K": 2, "M": None, "eta": 0.5, "alpha_max": 300.0, "n_alpha": 200, "noise": 0.0,
+    "v_star": 1.0, "train_second_layer": False, "init_N": 1000, "activation": "erf",
+    "replicate": 0})
+def integrate_point(config: dict, seed: int):
+    """ε_g(α) from the ODEs, started from the order parameters of Gaussian weights."""
+    K = int(config["K"])
+    M = K if config["M"] is None else int(config["M"])
+    op0 = OrderParameters.random(K, M, int(config["init_N"]), seed=seed)
+    op0 = OrderParameters(op0.Q, op0.R, op0.T, v=np.ones(K), v_star=np.full(M, config["v_star"]))
+    alpha = _alpha_grid(float(config["alpha_max"]), int(config["n_alpha"]))
+    traj = integrate(op0, eta=float(config["eta"]), alpha=alpha, noise=float(config["noise"]),
+                     train_second_layer=bool(config["train_second_layer"]),
+                     activation=config["activation"], on_divergence="mask")
+    return _frame(alpha=traj.alpha, eg=np.asarray(traj.eg).reshape(-1),
+                  status=str(np.asarray(traj.status).reshape(-1)[0]))
+
+
+@register_computation("fixed_points", defaults={
+    "K": 2, "eta": 0.5, "init_N": 1000, "alpha_max": 1e4, "replicate": 0})
+def fixed_points_point(config: dict, seed: int):
+    """Plateau height, escape time (ODE from a random start at size init_N) and η_c."""
+    K, eta = int(config["K"]), float(config["eta"])
+    eta_c = critical_learning_rate(K)
+    try:
+        plateau = float(plateau_height(K, eta=eta))
+    except ValueError:
+        plateau = float("nan")
+    op0 = OrderParameters.random(K, K, int(config["init_N"]), seed=seed)
+    op0 = OrderParameters(op0.Q, op0.R, op0.T, v=np.ones(K), v_star=np.ones(K))
+    alpha = _alpha_grid(float(config["alpha_max"]), 600)
+    traj = integrate(op0, eta=eta, alpha=alpha, on_divergence="mask")
+    diverged = str(np.asarray(traj.status).reshape(-1)[0]) != "ok"
+    esc = float("nan")
+    if not diverged and np.isfinite(plateau):
+        esc = float(np.asarray(escape_time(traj, plateau=plateau)).reshape(-1)[0])
+    return _frame(plateau_height=[plateau], escape_time=[esc], eta_c=[eta_c],
+                  diverged=[diverged], eg_final=[float(np.asarray(traj.eg).reshape(-1)[-1])])
+
+
+@register_computation("simulate", defaults={
+    "N": 500, "K": 2, "M": None, "eta": 0.5, "alpha_max": 300.0, "n_alpha": 120,
+    "ensemble": 16, "method": "full", "noise": 0.0, "v_star": 1.0,
+    "train_second_layer": False, "replicate": 0})
+def simulate_point(config: dict, seed: int):
+    """An ensemble's ε_g(α) and the ODE from each member's initial order parameters."""
+    import pandas as pd
+
+    K = int(config["K"])
+    M = K if config["M"] is None else int(config["M"])
+    N = int(config["N"])
+    alpha = np.unique(np.round(_alpha_grid(float(config["alpha_max"]),
+                                           int(config["n_alpha"])) * N) / N)
+    kw = dict(eta=float(config["eta"]), noise=float(config["noise"]),
+              train_second_layer=bool(config["train_second_layer"]))
+    ens = simulate(N, K, M, alpha=alpha, ensemble=int(config["ensemble"]),
+                   method=config["method"], seed=seed % (2**63), v_star=float(config["v_star"]),
+                   on_divergence="mask", progress=False, **kw)
+    traj = integrate(ens.order_parameters(0), alpha=ens.alpha, on_divergence="mask", **kw)
+    E, n = ens.eg.shape
+    member = np.repeat(np.arange(E), n)
+    a = np.tile(ens.alpha, E)
+    sim = pd.DataFrame({"source": "simulation", "member": member, "alpha": a,
+                        "eg": ens.eg.reshape(-1)})
+    ode = pd.DataFrame({"source": "ode", "member": member, "alpha": a,
+                        "eg": np.asarray(traj.eg).reshape(-1)})
+    return pd.concat([sim, ode], ignore_index=True)
+
+
+@register_computation("pruned_error", defaults={
+    "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": 0.0,
+    "levels": None, "methods": ALL_METHODS, "N": 500, "replicate": 0})
+def pruned_error_point(config: dict, seed: int):
+    """Pruning theory of an ODE-trained (large-N) student, every method and level."""
+    import pandas as pd
+
+    K, M, N = int(config["K"]), int(config["M"]), int(config["N"])
+    op = _final_op(K, M, config, seed)
+    levels = config["levels"] or list(range(1, K))
+    rows = []
+    eg0 = float(_eg(op))
+    for method in config["methods"]:
+        node = PRUNING_METHODS[method].kind == "node"
+        for k in levels:
+            keep = k if node else matched_edges(k, K, N, round_up=True)
+            th = prune_theory(op, method, keep, N=N)
+            rows.append({"method": method, "level": k, "keep": keep,
+                         "params_kept_frac": k / K, "mean_eg": th.mean_eg,
+                         "eg_of_mean": th.eg_of_mean, "jensen_gap": th.jensen_gap,
+                         "std_eg": th.std_eg, "eg_unpruned": eg0})
+    return pd.DataFrame(rows)
+
+
+def _eg(op: OrderParameters) -> float:
+    from ..generalization import generalization_error
+
+    return float(generalization_error(op))
+
+
+def _final_op(K: int, M: int, config: dict, seed: int) -> OrderParameters:
+    op0 = OrderParameters.random(K, M, 500, seed=seed)
+    rng = np.random.default_rng(seed)
+    op0 = OrderParameters(op0.Q, op0.R, op0.T, v=rng.standard_normal(K),
+                          v_star=np.full(M, float(config["v_star"])))
+    traj = integrate(op0, eta=float(config["eta"]), alpha=[0.0, float(config["alpha"])],
+                     train_second_layer=True, noise=float(config["noise"]))
+    return traj.at(-1)
+
+
+@register_computation("prune", defaults={
+    "N": 500, "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": 0.0,
+    "students": 4, "n_masks": 20, "levels": None, "methods": ALL_METHODS,
+    "simulation_method": "reduced", "renormalise": False, "replicate": 0})
+def prune_point(config: dict, seed: int):
+    """Trained students pruned by every method: theory, finite-N theory and Monte Carlo."""
+    from ..pruning.validation import ValidationConfig, validation_table
+
+    K = int(config["K"])
+    cfg = ValidationConfig(
+        N=int(config["N"]), K=K, M=int(config["M"]), v_star=float(config["v_star"]),
+        eta=float(config["eta"]), alpha=float(config["alpha"]), noise=float(config["noise"]),
+        students=int(config["students"]), n_masks=int(config["n_masks"]),
+        levels=tuple(config["levels"] or range(1, K)), methods=tuple(config["methods"]),
+        simulation_method=config["simulation_method"],
+        renormalise=bool(config["renormalise"]), seed=seed % (2**63))
+    return validation_table(cfg, progress=False)
+
+
+@register_computation("pruned_state", defaults={
+    "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": 0.0, "level": 3,
+    "N": 500, "methods": ALL_METHODS, "replicate": 0})
+def pruned_state_point(config: dict, seed: int):
+    """Q and R of an ODE-trained student before and (expected) after pruning."""
+    import pandas as pd
+
+    K, M, N = int(config["K"]), int(config["M"]), int(config["N"])
+    op = _final_op(K, M, config, seed)
+    k = int(config["level"])
+    rows = []
+
+    def add(method, Q, R, v):
+        for name, mat in (("Q", Q), ("R", R), ("v", np.asarray(v)[:, None])):
+            for (i, j), val in np.ndenumerate(np.asarray(mat)):
+                rows.append({"method": method, "matrix": name, "i": i, "j": j,
+                             "value": float(val)})
+
+    add("unpruned", op.Q, op.R, op.v)
+    for method in config["methods"]:
+        node = PRUNING_METHODS[method].kind == "node"
+        keep = k if node else matched_edges(k, K, N, round_up=True)
+        th = prune_theory(op, method, keep, N=N)
+        add(method, th.Q, th.R, th.v)
+    return pd.DataFrame(rows)
