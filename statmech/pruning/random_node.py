@@ -29,6 +29,7 @@ class RandomNode(NodeMethod):
     def inclusion(self, ctx: NodeContext, k: int, variant: str, **options: Any):
         H = ctx.H
         pi2 = np.full((H, H), k * (k - 1) / (H * (H - 1)) if H > 1 else 0.0)
+        np.fill_diagonal(pi2, k / H)  # P(i, i ∈ S) = P(i ∈ S)
         return np.full(H, k / H), pi2
 
 

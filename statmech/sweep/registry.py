@@ -49,13 +49,13 @@ class Computation:
 
     def full_config(self, config: dict) -> dict:
         """The defaults updated by ``config``; unknown keys are errors."""
+        if "seed" in config:
+            raise ValueError("A sweep point's seed derives from its key; use a 'replicate' "
+                             "parameter for independent repetitions.")
         unknown = sorted(set(config) - set(self.defaults))
         if unknown:
             raise ValueError(f"Unknown parameter(s) {unknown} for computation {self.name!r}; "
                              f"it takes {sorted(self.defaults)}.")
-        if "seed" in config:
-            raise ValueError("A sweep point's seed derives from its key; use a 'replicate' "
-                             "parameter for independent repetitions.")
         return {**self.defaults, **config}
 
 

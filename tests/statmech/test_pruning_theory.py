@@ -386,3 +386,21 @@ def test_dpp_node_prefers_balanced_sets_for_near_duplicate_units():
     assert th.mean_eg < sm.pruned_error(op, "random_node", 2)
     balanced = th.info["pi2"][:3, 3:].sum()  # P(one unit from each group)
     assert balanced > 0.95
+
+
+@pytest.mark.parametrize("method", ["random_node", "dpp_node"])
+def test_inclusion_path_gives_the_enumerated_expected_order_parameters(method, monkeypatch):
+    """E[Q′], E[R′] and ε_g(E[·]) from (π_i, π_ij) equal the enumeration's (found when the
+    random-node π_ii was k(k−1)/(K(K−1)) instead of k/K)."""
+    import statmech.pruning.node_method as nm
+
+    op = sm.OrderParameters.random(7, 2, 300, seed=4)
+    op = sm.OrderParameters(op.Q, op.R, op.T, v=np.linspace(0.5, 2.0, 7), v_star=[2.0, 2.0])
+    exact = sm.prune_theory(op, method, 4)
+    monkeypatch.setattr(nm, "ENUMERATION_LIMIT", 0)
+    incl = sm.prune_theory(op, method, 4, n_samples=200)
+    assert exact.exact and not incl.exact
+    np.testing.assert_allclose(incl.Q, exact.Q, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(incl.R, exact.R, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(incl.eg_of_mean, exact.eg_of_mean, rtol=1e-9)
+    np.testing.assert_allclose(incl.mean_eg, exact.mean_eg, rtol=1e-9)

@@ -1,0 +1,106 @@
+"""The figure registry: each figure names the sweeps it needs and how to draw them.
+
+A :class:`Figure` has ``sweeps(quality) -> {label: sweep spec dict}`` and
+``plot(tables, quality) -> matplotlib Figure`` (``tables``: label → the sweep's table).
+:func:`render` runs the sweeps through the cache (computing only what is missing) and writes
+``<name>.png`` and ``<name>.pdf`` with the configuration hash in their metadata. Built-in
+figures are in :mod:`statmech.figures.builtin`; packages add theirs through the entry-point
+group ``statmech.figures`` (``empirical`` adds the figures that need torch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Figure", "register_figure", "figures", "render", "QUALITIES", "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "statmech.figures"
+QUALITIES = ("quick", "full")
+
+_FIGURES: dict[str, Figure] = {}
+_LOADED = False
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A registered figure (module docstring)."""
+
+    name: str
+    description: str
+    sweeps: Callable[[str], dict]
+    plot: Callable[[dict, str], Any]
+    order: int = 100
+
+
+def register_figure(name: str, description: str, sweeps: Callable[[str], dict],
+                    plot: Callable[[dict, str], Any], order: int = 100) -> None:
+    """Register a figure under ``name`` (``order`` sorts the gallery)."""
+    _FIGURES[name] = Figure(name, description, sweeps, plot, order)
+
+
+def figures() -> dict[str, Figure]:
+    """All registered figures, built-in and from plugins, in gallery order."""
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        from . import builtin  # noqa: F401  (registers on import)
+
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                obj = ep.load()
+            except ImportError:  # the plugin's dependencies (torch) are missing
+                continue
+            if callable(obj):
+                obj()
+    return dict(sorted(_FIGURES.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+def render(names: list[str] | None = None, *, quality: str = "quick",
+           output: str | Path = "figures", cache: str | Path | None = None,
+           executor: str = "local", workers: int | None = None,
+           scheduler: str | None = None, force: bool = False,
+           progress: bool | None = None, log: Callable[[str], None] | None = print
+           ) -> dict[str, list[Path]]:
+    """Render figures (default: all) as PNG and PDF into ``output``.
+
+    Returns {name: [png, pdf]}. Sweeps run through :func:`statmech.sweep.run_sweep` with the
+    given cache and executor; a rerun with a warm cache only redraws.
+    """
+    from ..style import save_figure
+    from ..sweep import run_sweep
+
+    if quality not in QUALITIES:
+        raise ValueError(f"The 'quality' parameter of render must be 'quick' or 'full'. "
+                         f"Got {quality!r}.")
+    registry = figures()
+    names = list(registry) if not names else list(names)
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise ValueError(f"Unknown figure(s) {unknown}; available: {', '.join(registry)}.")
+    out: dict[str, list[Path]] = {}
+    for name in names:
+        fig_def = registry[name]
+        t0 = time.perf_counter()
+        tables = {}
+        keys = []
+        for label, spec in fig_def.sweeps(quality).items():
+            table = run_sweep({"name": f"{name}:{label}", **spec}, cache=cache,
+                              executor=executor, workers=workers, scheduler=scheduler,
+                              force=force, progress=progress)
+            tables[label] = table
+            keys += sorted(set(table["key"])) if "key" in table else []
+        config_hash = hashlib.sha256(json.dumps(keys).encode()).hexdigest()[:16]
+        fig = fig_def.plot(tables, quality)
+        meta = {"Title": f"statmech-pruning: {name}", "Description": fig_def.description,
+                "statmech:config_hash": config_hash, "statmech:quality": quality}
+        out[name] = save_figure(fig, Path(output), name, meta)
+        if log is not None:
+            log(f"{name}: {time.perf_counter() - t0:.1f} s -> {out[name][0]}")
+    return out
