@@ -169,6 +169,11 @@ def run_prune(args: argparse.Namespace) -> int:
 
 
 def plot_real_data(table: Any, out: Path, stem: str = "real_data") -> list[Path]:
+    """:func:`draw_real_data`, saved as PNG and PDF."""
+    return save_figure(draw_real_data(table), out, stem)
+
+
+def draw_real_data(table: Any):
     """Test error (%) against parameters kept (%), mean ± std over seeds; one panel without
     and one with reweighting."""
     s = summarise(table)
@@ -195,10 +200,15 @@ def plot_real_data(table: Any, out: Path, stem: str = "real_data") -> list[Path]
     cfg = table.attrs.get("config", {})
     fig.suptitle(f"{cfg.get('data', '')} {cfg.get('sizes', '')}, mean ± std over "
                  f"{table.seed.nunique()} seeds", fontsize=8)
-    return save_figure(fig, out, stem)
+    return fig
 
 
 def plot_teacher_student(table: Any, out: Path, stem: str = "teacher_student") -> list[Path]:
+    """:func:`draw_teacher_student`, saved as PNG and PDF."""
+    return save_figure(draw_teacher_student(table), out, stem)
+
+
+def draw_teacher_student(table: Any):
     """Left: measured pruned ε_g of torch students against statmech's finite-N theory
     (log-log, 1:1 line). Right: the standardised differences z = (measured − theory)/SE with
     the family-wise (Bonferroni, 0.27 %) band. One marker per method."""
@@ -232,7 +242,7 @@ def plot_teacher_student(table: Any, out: Path, stem: str = "teacher_student") -
     ax.set_ylabel("torch students: measured $\\frac{1}{2}$MSE")
     ax.legend(frameon=False, fontsize=6)
     ax.set_title("teacher–student pruning, measured vs theory")
-    return save_figure(fig, out, stem)
+    return fig
 
 
 def run_compare(args: argparse.Namespace) -> int:

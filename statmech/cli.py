@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-plot", action="store_true", help="write the table only")
     _add_simulate_parser(sub)
     _add_prune_parser(sub)
+    from .cli_sweep import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -424,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
             return run_simulate(args)
         if args.command == "prune":
             return run_prune(args)
+        from .cli_sweep import dispatch
+
+        done = dispatch(args)
+        if done is not None:
+            return done
     except ValueError as err:
         print(f"statmech {args.command}: error: {err}", file=sys.stderr)
         return 2

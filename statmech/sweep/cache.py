@@ -1,7 +1,9 @@
 """The point cache: one parquet file per finished point, committed by a manifest.
 
 A point's key is the sha256 of the canonical JSON of its computation's name, its full
-configuration, the toolkit's version and the hash of the computation's source. Entries live in
+configuration, the toolkit's version and the hash of the computation's source
+(:attr:`statmech.sweep.registry.Computation.source_hash`: its module and the computational
+code it can call). Entries live in
 ``<root>/<computation>/<key>.parquet`` with ``<key>.json`` beside it: the manifest (config,
 version, source hash, the parquet file's sha256, rows, seconds). Both are written to temporary
 files and renamed into place, the manifest last, so an entry is either complete or absent

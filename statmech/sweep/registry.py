@@ -10,11 +10,13 @@ registers ``empirical.teacher_student`` and ``empirical.real_data`` that way.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 __all__ = ["Computation", "register_computation", "get_computation", "computations",
@@ -37,15 +39,21 @@ class Computation:
 
     @property
     def source_hash(self) -> str:
-        """sha256 of the source file of the module defining ``func`` (a change to it
-        invalidates cached points)."""
+        """sha256 of the computation's source: its own module and the computational code it
+        can call (every ``.py`` file of ``statmech`` and of the package defining it, except the
+        presentation layer: figures, CLI, style, progress bars). Editing any of these
+        invalidates cached points; restyling a figure does not."""
         module = inspect.getmodule(self.func)
         try:
-            text = inspect.getsource(module) if module is not None else inspect.getsource(
+            own = inspect.getsource(module) if module is not None else inspect.getsource(
                 self.func)
         except (OSError, TypeError):
-            text = self.func.__qualname__
-        return hashlib.sha256(text.encode()).hexdigest()
+            own = self.func.__qualname__
+        top = (module.__name__.split(".")[0] if module is not None else "statmech")
+        parts = [own, _package_hash("statmech")]
+        if top != "statmech":
+            parts.append(_package_hash(top))
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
     def full_config(self, config: dict) -> dict:
         """The defaults updated by ``config``; unknown keys are errors."""
@@ -57,6 +65,29 @@ class Computation:
             raise ValueError(f"Unknown parameter(s) {unknown} for computation {self.name!r}; "
                              f"it takes {sorted(self.defaults)}.")
         return {**self.defaults, **config}
+
+
+#: Files and folders of a package left out of :attr:`Computation.source_hash`.
+PRESENTATION = ("figures", "cli.py", "style.py", "_progress.py")
+
+
+@functools.cache
+def _package_hash(name: str) -> str:
+    import importlib
+
+    try:
+        pkg = importlib.import_module(name)
+    except ImportError:
+        return ""
+    root = Path(pkg.__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in PRESENTATION:
+            continue
+        h.update(str(rel).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def register_computation(name: str, defaults: dict | None = None,

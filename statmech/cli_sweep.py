@@ -1,0 +1,133 @@
+"""The ``statmech figures``, ``statmech sweep`` and ``statmech cache`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+__all__ = ["add_parsers", "run_figures", "run_sweep_command", "run_cache"]
+
+
+def _executor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache", type=Path, default=None,
+                   help="cache directory (default .statmech-cache, or $STATMECH_CACHE)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: the number of CPUs)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address (tcp://host:8786), or 'local' for an "
+                        "in-process Dask cluster; runs the points on Dask")
+    p.add_argument("--serial", action="store_true", help="compute in this process")
+    p.add_argument("--force", action="store_true", help="recompute cached points")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _executor(args: argparse.Namespace) -> str:
+    if args.scheduler is not None:
+        return "dask"
+    return "serial" if args.serial else "local"
+
+
+def add_parsers(sub) -> None:
+    """Add the three sub-commands to ``statmech``'s parser."""
+    f = sub.add_parser(
+        "figures", help="render the figure gallery (PNG + PDF) from cached sweeps",
+        description="Render figures of the gallery from sweeps, computing only what the cache "
+                    "lacks. With no names, every registered figure (--all).")
+    f.add_argument("names", nargs="*", help="figure names (see --list)")
+    f.add_argument("--all", action="store_true", help="every figure (the default)")
+    q = f.add_mutually_exclusive_group()
+    q.add_argument("--quick", dest="quality", action="store_const", const="quick",
+                   help="students from the reduced chain, small ensembles (default)")
+    q.add_argument("--full", dest="quality", action="store_const", const="full",
+                   help="paper quality: full-N students, large ensembles, fine grids")
+    f.set_defaults(quality="quick")
+    f.add_argument("--list", action="store_true", help="list the figures and exit")
+    f.add_argument("--output-dir", type=Path, default=Path("statmech-output/figures"),
+                   help="where the PNG and PDF files go (default statmech-output/figures)")
+    _executor_args(f)
+
+    s = sub.add_parser(
+        "sweep", help="run a declarative sweep (TOML) and write its table",
+        description="Run a sweep file (see statmech.sweep.spec) through the cache and write "
+                    "results.csv and results.parquet (one long-format labelled table).")
+    s.add_argument("file", type=Path, help="the sweep's TOML file")
+    s.add_argument("--output-dir", type=Path, default=None,
+                   help="default statmech-output/sweeps/<sweep name>")
+    _executor_args(s)
+
+    c = sub.add_parser("cache", help="list or clean the sweep cache")
+    c.add_argument("action", choices=["list", "clean"])
+    c.add_argument("--cache", type=Path, default=None, help="cache directory")
+    c.add_argument("--computation", default=None, help="only this computation's points")
+    c.add_argument("--stale", action="store_true",
+                   help="clean only points written by another toolkit version")
+
+
+def run_figures(args: argparse.Namespace) -> int:
+    """``statmech figures``."""
+    from .figures import figures, render
+
+    if args.list:
+        for name, fig in figures().items():
+            print(f"{name:28s} {fig.description}")
+        return 0
+    t0 = time.perf_counter()
+    render(args.names or None, quality=args.quality, output=args.output_dir, cache=args.cache,
+           executor=_executor(args), workers=args.workers, scheduler=args.scheduler,
+           force=args.force, progress=False if args.quiet else None)
+    print(f"gallery ({args.quality}) written to {args.output_dir} in "
+          f"{time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    """``statmech sweep``."""
+    from .sweep import load_sweep, run_sweep
+
+    sweep = load_sweep(args.file)
+    table = run_sweep(sweep, cache=args.cache, executor=_executor(args), workers=args.workers,
+                      scheduler=args.scheduler, force=args.force,
+                      progress=False if args.quiet else None)
+    out = args.output_dir or Path("statmech-output/sweeps") / sweep.name
+    out.mkdir(parents=True, exist_ok=True)
+    computed = table.attrs.get("computed", 0)
+    table.attrs = {}
+    table.to_csv(out / "results.csv", index=False)
+    table.to_parquet(out / "results.parquet", index=False)
+    print(f"{len(sweep.points())} points ({computed} computed), "
+          f"{len(table)} rows -> {out}/results.csv, results.parquet")
+    return 0
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    """``statmech cache list | clean``."""
+    from . import __version__
+    from .sweep import Cache
+
+    cache = Cache(args.cache)
+    if args.action == "list":
+        e = cache.entries()
+        if args.computation:
+            e = e[e.computation == args.computation]
+        if e.empty:
+            print(f"no cached points in {cache.root}")
+            return 0
+        summary = e.groupby("computation").agg(points=("key", "size"),
+                                               rows=("rows", "sum"),
+                                               seconds=("seconds", "sum"))
+        print(summary.to_string())
+        print(f"{len(e)} points in {cache.root}")
+        return 0
+    n = cache.clean(args.computation, __version__ if args.stale else None)
+    print(f"removed {n} cached points from {cache.root}")
+    return 0
+
+
+def dispatch(args: argparse.Namespace) -> int | None:
+    """Run one of these commands if ``args.command`` names it."""
+    table = {"figures": run_figures, "sweep": run_sweep_command, "cache": run_cache}
+    if args.command in table:
+        return table[args.command](args)
+    return None
+
