@@ -151,7 +151,7 @@ def _final_op(K: int, M: int, config: dict, seed: int) -> OrderParameters:
 @register_computation("prune", defaults={
     "N": 500, "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": 0.0,
     "students": 4, "n_masks": 20, "levels": None, "methods": ALL_METHODS,
-    "simulation_method": "reduced", "renormalise": False, "replicate": 0})
+    "simulation_method": "reduced", "renormalise": False, "variants": {}, "replicate": 0})
 def prune_point(config: dict, seed: int):
     """Trained students pruned by every method: theory, finite-N theory and Monte Carlo."""
     from ..pruning.validation import ValidationConfig, validation_table
@@ -163,7 +163,8 @@ def prune_point(config: dict, seed: int):
         students=int(config["students"]), n_masks=int(config["n_masks"]),
         levels=tuple(config["levels"] or range(1, K)), methods=tuple(config["methods"]),
         simulation_method=config["simulation_method"],
-        renormalise=bool(config["renormalise"]), seed=seed % (2**63))
+        renormalise=bool(config["renormalise"]), variants=dict(config["variants"]),
+        seed=seed % (2**63))
     return validation_table(cfg, progress=False)
 
 
