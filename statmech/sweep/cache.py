@@ -100,10 +100,8 @@ class Cache:
         import pandas as pd
 
         data, manifest = self._paths(computation, key)
-        if not manifest.exists():
-            if data.exists():  # data without its manifest: an interrupted write
-                data.unlink(missing_ok=True)
-            return None
+        if not manifest.exists():  # absent, or its write was interrupted (or is in progress
+            return None            # elsewhere): the data file is overwritten when recomputed
         try:
             meta = json.loads(manifest.read_text())
             if meta.get("key") != key or _sha256_file(data) != meta["sha256"]:
