@@ -1,9 +1,10 @@
 """Pruning: every method's explicit operator on a layer and its theory in order-parameter space.
 
 Methods (``PRUNING_METHODS``; one module each): ``random_edge``, ``magnitude_edge``, ``dpp_edge``,
-``random_node``, ``magnitude_node``, ``dpp_node``, ``spectral_node``. Adding a method is one
-module defining a :class:`~statmech.pruning.base.PruningMethod` subclass plus one import line
-below (``register`` puts it in the registry).
+``random_node``, ``magnitude_node``, ``dpp_node``, ``spectral_node``, ``mbp_edge`` (companion
+paper A, randomised magnitude pruning). Adding a method is one module defining a
+:class:`~statmech.pruning.base.PruningMethod` subclass plus one import line below (``register``
+puts it in the registry).
 """
 
 from . import (  # noqa: F401  (registration)
@@ -11,6 +12,7 @@ from . import (  # noqa: F401  (registration)
     dpp_node,
     magnitude_edge,
     magnitude_node,
+    mbp_edge,
     random_edge,
     random_node,
     spectral_node,

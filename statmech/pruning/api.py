@@ -267,7 +267,7 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
         Nw = W.shape[1]
         c, e = _edge_fraction(keep, Nw, func)
         Ws = None if teacher_weights is None else np.asarray(teacher_weights, dtype=float)
-        Qp, Rp, Pinc = _edge_with_weights(m, W, Ws, e, variant, R)
+        Qp, Rp, Pinc = _edge_with_weights(m, W, Ws, e, variant, R, **options)
         eg = float(eg_of(Qp, Rp, T, v, vs, student, teacher))
         from .finite_n import jensen_correction, mask_spread
         gap = jensen_correction(W, Ws, Pinc, joint_covariance(Qp, Rp, T),
@@ -278,18 +278,23 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
         return PruneTheory(m.name, variant, c, Qp, Rp, v.copy(), eg + gap, eg, spread, True,
                            None, {"edges": e, "jensen_correction": gap})
     c, _ = _edge_fraction(keep, N, func)
-    Qp, Rp = m.expected_order_parameters(Q, R, c, variant=variant)
+    Qp, Rp = m.expected_order_parameters(Q, R, c, variant=variant, **options)
     eg = float(eg_of(Qp, Rp, T, v, vs, student, teacher))
     return PruneTheory(m.name, variant, c, Qp, Rp, v.copy(), eg, eg, 0.0, True, None,
                        {"fraction": c})
 
 
 def _edge_with_weights(m, W: np.ndarray, Ws: np.ndarray | None, e: int, variant: str,
-                       R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                       R: np.ndarray, **options: Any) -> tuple[np.ndarray, np.ndarray]:
     """Expected pruned (Q′, R′) for the actual coordinates, and the inclusion probabilities
-    P (K, N) of the weights."""
+    P (K, N) of the weights. A method with ``inclusion_probabilities(W, e, variant, **options)``
+    (returning P and the pair probabilities P2 (K, K, N)) supplies its own."""
     K, N = W.shape
-    if m.name == "magnitude_edge":
+    own = getattr(m, "inclusion_probabilities", None)
+    if own is not None:
+        P, P2 = own(W, e, variant, **options)
+        P2 = np.array(P2, dtype=float)
+    elif m.name == "magnitude_edge":
         from .magnitude_edge import magnitude_mask
 
         P = magnitude_mask(W, e, variant).astype(float)

@@ -111,6 +111,7 @@ def _load_plugins() -> None:
     if _PLUGINS_LOADED:
         return
     _PLUGINS_LOADED = True
+    from ..companion import pruning_at_init, pruning_gaps  # noqa: F401  (companion papers)
     from . import builtin  # noqa: F401  (built-ins register on import)
 
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
