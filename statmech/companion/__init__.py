@@ -11,7 +11,7 @@ Klabjan: pruning gaps of random networks, a computable stand-in). Where a formul
 derivation rather than the paper's statement the docstrings say "paper fidelity pending".
 """
 
-from . import mbp, pruning_at_init, pruning_gaps, sketching
+from . import mbp, pruning_at_init, pruning_gaps, sketching, spectral
 from .mbp import (
     d_for_fraction,
     error_second_moment,
@@ -33,9 +33,26 @@ from .pruning_gaps import (
     telescoping_bound,
 )
 from .sketching import SKETCH_CONSTANT, expander_matrix, recover, sketch, sketch_size
+from .spectral import (
+    allocate_lambdas,
+    compression_bound_terms,
+    degrees_of_freedom,
+    eigen_decay_rate,
+    lambda_for_width,
+    leverage_scores,
+    optimal_lambda,
+)
 
 __all__ = [
     "SKETCH_CONSTANT",
+    "allocate_lambdas",
+    "compression_bound_terms",
+    "degrees_of_freedom",
+    "eigen_decay_rate",
+    "lambda_for_width",
+    "leverage_scores",
+    "optimal_lambda",
+    "spectral",
     "gap_grid",
     "make_patch_data",
     "matching_width",
