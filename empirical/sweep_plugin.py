@@ -6,12 +6,18 @@ Registered through the entry-point groups ``statmech.computations`` (:func:`regi
 * ``empirical.teacher_student``: one seed of :func:`empirical.compare.teacher_student_table`;
 * ``empirical.real_data``: one seed of :func:`empirical.compare.real_data_table` (digits or
   MNIST-1D);
-* figures ``theory_vs_experiment`` and ``digits_pruning``.
+* ``empirical.mbp_bound``: companion paper A's bound on a digits MLP over compression
+  parameters d (:mod:`empirical.bounds`);
+* ``empirical.spectral_compare``: companion paper C's node-method comparison without retraining
+  (:func:`empirical.spectral.compare_node_methods`);
+* figures ``theory_vs_experiment``, ``digits_pruning``, ``mbp_bound`` and ``spectral_pruning``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 METHODS = ["random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
            "dpp_node", "spectral_node"]
@@ -62,6 +68,56 @@ def register() -> None:
         table.attrs = {}
         return table
 
+    @register_computation("empirical.mbp_bound", defaults={
+        "hidden": [256, 256], "epochs": 100, "d_values": [0.1, 0.3, 1.0, 2.0, 5.0, 10.0],
+        "replicate": 0})
+    def mbp_bound(config: dict, seed: int):
+        """Guha et al.'s MBP bound terms on a digits ReLU MLP (pixels in [0, 1], 70/30)."""
+        import pandas as pd
+
+        from statmech.companion import predicted_max_row_nonzeros, row_col_counts
+
+        from . import bounds as B
+        from .data import Dataset, load_digits
+        from .fit import train_classifier
+        from .models import MLP
+
+        s = _seed(seed)
+        d0 = load_digits(test_fraction=0.3, seed=s % 1000, standardise=False)
+        data = Dataset("digits01", d0.X_train / 16.0, d0.y_train, d0.X_test / 16.0, d0.y_test,
+                       d0.meta)
+        net = MLP([64, *config["hidden"], 10], activation="relu", seed=s)
+        train_classifier(net, data, epochs=int(config["epochs"]), batch_size=200, lr=1e-3,
+                         seed=s, device="cpu", progress=False)
+        net.eval()
+        rows = []
+        for d in config["d_values"]:
+            gb = B.generalization_bound(net, data.X_train, data.y_train, float(d), seed=s,
+                                        X_test=data.X_test, y_test=data.y_test)
+            lins = B._linears(B.mbp_prune_mlp(net, float(d), seed=s))
+            widest = max(lins, key=lambda lin: lin.in_features)
+            j_r, j_c = row_col_counts(widest.weight.detach().numpy())
+            rows.append({"d": float(d), "density": gb["density"], "kappa": gb["kappa"],
+                         "pruning_error": gb["pruning_error"], "gamma_req": gb["gamma_req"],
+                         "sqrt_q_over_m": gb["sqrt_q_over_m"], "bound": gb["bound"],
+                         "min_margin": gb["min_margin"],
+                         "pruned_test_error": gb["pruned_test_error"], "j_r": j_r, "j_c": j_c,
+                         "n_in": widest.in_features,
+                         "row_cap": predicted_max_row_nonzeros(widest.in_features, float(d))})
+        return pd.DataFrame(rows)
+
+    @register_computation("empirical.spectral_compare", defaults={
+        "data": "digits", "hidden": 256, "widths": [8, 16, 32], "epochs": 30,
+        "replicate": 0})
+    def spectral_compare(config: dict, seed: int):
+        """One seed of Suzuki et al.'s comparison: node pruning without retraining."""
+        from .spectral import compare_node_methods
+
+        _, raw = compare_node_methods(config["data"], int(config["hidden"]),
+                                      tuple(config["widths"]), (_seed(seed),),
+                                      epochs=int(config["epochs"]), return_raw=True)
+        return raw
+
 
 def register_figures() -> None:
     """Register the figures (entry point ``statmech.figures``)."""
@@ -95,6 +151,99 @@ def register_figures() -> None:
         t.attrs["config"] = {"data": "digits", "sizes": [64, 100, 10]}
         return draw_real_data(t)
 
+    def mbp_sweeps(quality: str) -> dict:
+        q = quality == "quick"
+        return {"mbp": {"computation": "empirical.mbp_bound",
+                        "params": {"epochs": 100 if q else 400},
+                        "grid": {"replicate": [0] if q else [0, 1, 2]}}}
+
+    def mbp_plot(tables: dict, quality: str) -> Any:
+        from statmech.companion import kept_fraction
+        from statmech.style import new_figure, plain_log_ticks
+
+        t = tables["mbp"].groupby("d").mean(numeric_only=True).reset_index()
+        fig, (ax, ak) = new_figure(2)
+        ax.plot(t.d, t.gamma_req, "o-", color="C3", ms=3, label="γ$_{req}$(d) (bound on the "
+                                                                  "pruning error)")
+        ax.plot(t.d, t.pruning_error, "s-", color="C0", ms=3,
+                label="measured max change of the correct logit")
+        ax.axhline(t.min_margin.iloc[0], color="0.5", ls=":", lw=0.8,
+                   label="minimum training margin")
+        ax.plot(t.d, t.bound, "^--", color="C1", ms=3, label="generalisation bound")
+        ax.plot(t.d, t.pruned_test_error, "v-", color="C2", ms=3, label="pruned test error")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        plain_log_ticks(ax)
+        ax.set_xlabel("compression parameter d")
+        ax.legend(frameon=False, fontsize=5.5)
+        ax.set_title("digits MLP (256, 256): the bound is valid and vacuous")
+        dd = np.geomspace(1e-2, 10, 100)
+        n = int(t.n_in.iloc[0])
+        ak.plot(dd, 3 * n * kept_fraction(dd), color="C3", lw=1, label="3 n κ(d) (cap)")
+        ak.plot(dd, n * kept_fraction(dd), color="0.3", lw=1, ls="--",
+                label="n κ(d) (mean row count)")
+        ak.plot(t.d, t.j_r, "o", color="C0", ms=3, label="measured max row count j$_r$")
+        ak.plot(t.d, t.density * n, "s", color="C2", ms=3, mfc="white",
+                label="measured density × n")
+        ak.set_xscale("log")
+        ak.set_yscale("log")
+        plain_log_ticks(ak)
+        ak.set_xlabel("compression parameter d")
+        ak.set_ylabel(f"non-zeros per row (n = {n})")
+        ak.legend(frameon=False, fontsize=5.5)
+        ak.set_title("randomised MBP: sparsity against κ(d)")
+        return fig
+
+    def spectral_sweeps(quality: str) -> dict:
+        q = quality == "quick"
+        return {"spec": {"computation": "empirical.spectral_compare",
+                         "params": {"epochs": 20 if q else 30},
+                         "grid": {"data": ["digits", "mnist1d"],
+                                  "replicate": [0, 1] if q else [0, 1, 2, 3, 4]}}}
+
+    def spectral_plot(tables: dict, quality: str) -> Any:
+        from matplotlib.ticker import ScalarFormatter
+
+        from statmech.style import method_style, new_figure, plain_log_ticks
+
+        t = tables["spec"]
+        styles = {"spectral_theta0": ("spectral_node", False, "spectral, θ = 0"),
+                  "spectral_theta1": ("spectral_node", True, "spectral, θ = 1"),
+                  "random_reconstruct": ("random_node", True, "random J + reconstruction"),
+                  "random_node": ("random_node", False, "random node"),
+                  "magnitude_node": ("magnitude_node", False, "magnitude node"),
+                  "dpp_node": ("dpp_node", False, "DPP node")}
+        fig, axes = new_figure(2, sharey=False)
+        for ax, data in zip(axes, ("digits", "mnist1d"), strict=True):
+            part = t[t.data == data]
+            base = part[part.method == "unpruned"].error.mean()
+            for method, (style, dashed, label) in styles.items():
+                m = part[part.method == method]
+                if m.empty:
+                    continue
+                g = m.groupby("width").error.agg(["mean", "sem"])
+                st = method_style(style, dashed)
+                st["label"] = label
+                ax.errorbar(g.index, g["mean"], yerr=g["sem"].fillna(0), ms=3, lw=0.9,
+                            capsize=1.5, **st)
+            ax.axhline(base, color="k", ls=":", lw=0.8, label="unpruned (256 units)")
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(sorted(part.width[part.method != "unpruned"].unique()))
+            ax.get_xaxis().set_major_formatter(ScalarFormatter())
+            ax.set_yscale("log")
+            plain_log_ticks(ax, "y")
+            ax.set_xlabel("hidden units kept (of 256), no retraining")
+            ax.set_title(f"{data}: mean ± SE over {part.seed.nunique()} seeds")
+        axes[0].set_ylabel("test error")
+        axes[0].legend(frameon=False, fontsize=5.5)
+        return fig
+
+    register_figure("mbp_bound", "randomised magnitude pruning (Guha et al.): the bound against "
+                    "the measured pruning error, and sparsity against κ(d), on a digits MLP",
+                    mbp_sweeps, mbp_plot, order=75)
+    register_figure("spectral_pruning", "spectral pruning (Suzuki et al.) against random, "
+                    "magnitude and DPP node pruning without retraining, digits and MNIST-1D",
+                    spectral_sweeps, spectral_plot, order=85)
     register_figure("theory_vs_experiment", "measured pruned loss of torch teacher–student "
                     "networks against statmech's theory, every method", ts_sweeps, ts_plot,
                     order=60)

@@ -50,7 +50,7 @@ def figures() -> dict[str, Figure]:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        from . import builtin  # noqa: F401  (registers on import)
+        from . import builtin, companion  # noqa: F401  (register on import)
 
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             try:

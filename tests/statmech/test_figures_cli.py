@@ -56,11 +56,12 @@ def test_builtin_figure_renders(tmp_path):
 def test_gallery_registry_and_plugins():
     names = set(figures())
     assert {"ode_vs_simulation", "phase_diagram", "pruned_error", "order_parameter_heatmaps",
-            "jensen_gap"} <= names
+            "jensen_gap", "pruning_at_init", "pruning_gaps"} <= names
     pytest.importorskip("torch")
     pytest.importorskip("empirical")
-    assert {"theory_vs_experiment", "digits_pruning"} <= names  # via statmech.figures
-    assert {"empirical.teacher_student", "empirical.real_data"} <= set(computations())
+    assert {"theory_vs_experiment", "digits_pruning", "mbp_bound", "spectral_pruning"} <= names
+    assert {"empirical.teacher_student", "empirical.real_data", "empirical.mbp_bound",
+            "empirical.spectral_compare", "pruning_at_init", "pruning_gap"} <= set(computations())
 
 
 def test_cli_sweep_cache_and_figures_list(tmp_path, capsys):

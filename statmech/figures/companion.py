@@ -1,0 +1,111 @@
+"""Gallery figures of the companion papers that need no torch (papers B and D; A and C, which
+train torch networks, are registered by ``empirical``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..style import METHOD_STYLE, new_figure, plain_log_ticks
+from .registry import register_figure
+
+# ------------------------------------------------------------------------------------------
+# Paper B: random pruning at initialisation (Yang et al.)
+
+_PS = [0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.995]
+
+
+def _pai_sweeps(quality: str) -> dict:
+    seeds = list(range(5 if quality == "quick" else 10))
+    return {"runs": {"computation": "pruning_at_init",
+                     "grid": {"p": _PS, "replicate": seeds}}}
+
+
+def _pai_plot(tables: dict, quality: str):
+    t = tables["runs"]
+    g = t.groupby("p").agg(mean=("test_error", "mean"), median=("test_error", "median"),
+                           se=("test_error", "sem"), train=("train_error", "mean"),
+                           neurons=("signal_neurons", "mean"), snr=("n_snr_q", "first"),
+                           n=("test_error", "size"))
+    keep = 1.0 - g.index.to_numpy()
+    fig, (ax, an) = new_figure(2)
+    ax.errorbar(keep, g["mean"], yerr=g["se"], marker="o", color="C0", ms=3, lw=1,
+                label="test error, mean ± SE")
+    ax.plot(keep, g["median"], "s--", color="C0", ms=3, lw=0.8, mfc="white",
+            label="test error, median")
+    ax.plot(keep, g["train"], "^:", color="0.4", ms=3, lw=0.8, label="training error")
+    ax.axhline(0.5, color="0.6", lw=0.6, ls=":")
+    ax.set_xscale("log")
+    plain_log_ticks(ax, "x")
+    ax.invert_xaxis()
+    ax.set_xlabel("fraction of weights kept 1 − p")
+    ax.set_ylabel("error")
+    ax.legend(frameon=False)
+    ax.set_title(f"signal + noise patches, q = 3 ({int(g.n.iloc[0])} seeds per p)")
+    an.plot(keep, g["neurons"], "o-", color="C2", ms=3, lw=1, label="signal-seeing neurons")
+    an.set_xscale("log")
+    plain_log_ticks(an, "x")
+    an.invert_xaxis()
+    an.set_xlabel("fraction of weights kept 1 − p")
+    an.set_ylabel("signal-seeing neurons (of 2m)", color="C2")
+    tw = an.twinx()
+    tw.plot(keep, g["snr"], "d--", color="C1", ms=3, lw=0.8, label="n · SNR$_p^q$")
+    tw.axhline(1.0, color="C1", lw=0.5, ls=":")
+    tw.set_yscale("log")
+    tw.set_ylabel("n · SNR$_p^q$ (benign above ~1)", color="C1")
+    an.set_title("diagnostics (§2.4; paper fidelity pending)")
+    return fig
+
+
+register_figure("pruning_at_init", "random pruning at initialisation (Yang et al.): the "
+                "U-shaped test error against the pruning fraction, with its diagnostics",
+                _pai_sweeps, _pai_plot, order=80)
+
+# ------------------------------------------------------------------------------------------
+# Paper D: pruning gaps of random networks (Qian & Klabjan, computable stand-in)
+
+_GAP_STYLE = {"magnitude": (METHOD_STYLE["magnitude_edge"], "-"),
+              "random": (METHOD_STYLE["random_edge"], "-"),
+              "random_rescaled": (METHOD_STYLE["random_edge"], "--")}
+
+
+def _gap_sweeps(quality: str) -> dict:
+    q = quality == "quick"
+    return {"gaps": {"computation": "pruning_gap", "params": {"depth": 2},
+                     "grid": {"width": [64, 256, 1024], "ratio": [0.1, 0.5],
+                              "method": ["magnitude", "random", "random_rescaled"],
+                              "replicate": [0] if q else [0, 1, 2, 3, 4]}}}
+
+
+def _gap_plot(tables: dict, quality: str):
+    t = tables["gaps"]
+    fig, axes = new_figure(2, sharey=True)
+    for ax, r in zip(axes, (0.1, 0.5), strict=True):
+        part = t[np.isclose(t.ratio, r)]
+        for method, ((color, marker), ls) in _GAP_STYLE.items():
+            m = part[part.method == method]
+            g = m.groupby("width").agg(mx=("max_rel", "mean"), rms=("rms_rel", "mean"),
+                                       rec=("pred_recursion", "first"),
+                                       sq=("pred_sqrt_depth", "first"))
+            w = g.index.to_numpy()
+            label = method.replace("_", " ")
+            ax.plot(w, g.rms, marker=marker, color=color, ls="none", ms=4,
+                    mfc=color if ls == "-" else "white", label=f"{label}: measured (rms)")
+            ax.plot(w, g.mx, marker=marker, color=color, ls="none", ms=2.5, alpha=0.6)
+            ax.axhline(g.rec.iloc[0], color=color, ls=ls, lw=0.9)
+            ax.axhline(g.sq.iloc[0], color=color, ls=":", lw=0.7)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        plain_log_ticks(ax)
+        ax.set_xlabel("width")
+        ax.set_title(f"prune ratio r = {r}, depth 2")
+    axes[0].set_ylabel("relative output gap ‖F − F̃‖ / ‖F‖")
+    axes[0].legend(frameon=False, fontsize=5.5)
+    fig.suptitle("random Gaussian ReLU networks: large markers rms, small max; lines: "
+                 "recursion prediction; dotted: √L × per-layer closed form (paper fidelity "
+                 "pending)", fontsize=6.5)
+    return fig
+
+
+register_figure("pruning_gaps", "pruning gaps of random networks (Qian & Klabjan stand-in): "
+                "measured relative gap against width, beside the closed forms",
+                _gap_sweeps, _gap_plot, order=95)
