@@ -231,7 +231,8 @@ def draw_teacher_student(table: Any):
     plain_log_ticks(az, "x")
     az.set_xlabel("theory: expected pruned $\\epsilon_g$")
     az.set_ylabel("z = (measured − theory) / SE")
-    az.set_title(f"{n} comparisons; band: family-wise 0.27 % (|z| < {z_crit:.2f})")
+    az.set_title(f"{n} comparisons; grey: |z| < {z_crit:.2f} (family-wise 0.27 %)",
+                 fontsize=7)
     lo = float(min(table.theory_finite_n.min(), table.eg_measured.min())) * 0.8
     hi = float(max(table.theory_finite_n.max(), table.eg_measured.max())) * 1.2
     ax.plot([lo, hi], [lo, hi], color="0.5", lw=0.6, zorder=0)
