@@ -42,13 +42,22 @@ from torch.nn.utils import prune as tprune
 
 from statmech.companion.mbp import kept_fraction, mbp_mask
 
-from .data import Dataset
+from .data import Dataset, load_digits
 from .fit import train_classifier
 
-__all__ = ["margins", "margin_loss", "mbp_prune_mlp", "pruning_error", "dimension_factor",
+__all__ = ["digits_unit_interval", "margins", "margin_loss", "mbp_prune_mlp", "pruning_error",
+           "dimension_factor",
            "required_margin", "parameter_term", "norm_21", "baseline_capacities",
            "generalization_bound", "choose_d", "magnitude_prune_step", "rewind",
            "iterative_magnitude_pruning"]
+
+
+def digits_unit_interval(seed: int = 0, test_fraction: float = 0.3) -> Dataset:
+    """scikit-learn's digits with pixels scaled to [0, 1] (÷ 16), split at random
+    (``companion_papers.md`` §1.8: digits in [0, 1], 70/30 split)."""
+    d = load_digits(test_fraction=test_fraction, seed=seed, standardise=False)
+    return Dataset("digits01", d.X_train / 16.0, d.y_train, d.X_test / 16.0, d.y_test,
+                   {**d.meta, "scale": "[0, 1]"})
 
 
 # ------------------------------------------------------------------------------------------

@@ -78,14 +78,11 @@ def register() -> None:
         from statmech.companion import predicted_max_row_nonzeros, row_col_counts
 
         from . import bounds as B
-        from .data import Dataset, load_digits
         from .fit import train_classifier
         from .models import MLP
 
         s = _seed(seed)
-        d0 = load_digits(test_fraction=0.3, seed=s % 1000, standardise=False)
-        data = Dataset("digits01", d0.X_train / 16.0, d0.y_train, d0.X_test / 16.0, d0.y_test,
-                       d0.meta)
+        data = B.digits_unit_interval(seed=s % 1000)
         net = MLP([64, *config["hidden"], 10], activation="relu", seed=s)
         train_classifier(net, data, epochs=int(config["epochs"]), batch_size=200, lr=1e-3,
                          seed=s, device="cpu", progress=False)

@@ -25,17 +25,9 @@ import pandas as pd
 import torch
 
 from empirical import bounds as B
-from empirical.data import Dataset, load_digits
 from empirical.fit import train_classifier
 from empirical.models import MLP
 from statmech.companion import kept_fraction, predicted_max_row_nonzeros, row_col_counts
-
-
-def digits_unit_interval(seed: int) -> Dataset:
-    """Digits with pixels scaled to [0, 1] (÷ 16), 70/30 split."""
-    d = load_digits(test_fraction=0.3, seed=seed, standardise=False)
-    return Dataset("digits01", d.X_train / 16.0, d.y_train, d.X_test / 16.0, d.y_test,
-                   {**d.meta, "scale": "[0, 1]"})
 
 
 def main() -> None:
@@ -54,7 +46,7 @@ def main() -> None:
     except ImportError:  # pragma: no cover - comes with scikit-learn
         pass
     t0 = time.perf_counter()
-    data = digits_unit_interval(a.seed)
+    data = B.digits_unit_interval(a.seed)
     net = MLP([64, 256, 256, 10], activation="relu", seed=a.seed)
     hist = train_classifier(net, data, epochs=a.epochs, batch_size=200, lr=1e-3, seed=a.seed,
                             device="cpu", progress=False)

@@ -185,3 +185,11 @@ def test_bad_parameters_are_clear_errors(call, match):
     y = np.zeros(5, dtype=np.int64)
     with pytest.raises(ValueError, match=match):
         call(net, X, y)
+
+
+def test_digits_unit_interval():
+    from empirical.bounds import digits_unit_interval
+
+    d = digits_unit_interval(seed=1)
+    assert d.X_train.min() >= 0 and d.X_train.max() <= 1 and d.X_test.max() <= 1
+    assert len(d.y_test) == round(0.3 * 1797) and d.meta["scale"] == "[0, 1]"
