@@ -10,6 +10,7 @@ in :data:`PRUNING_METHODS`.
 """
 
 from . import dpp
+from ._validation import InvalidParameterError
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backend import BACKENDS, Backend, get_backend, member_seeds
 from .dpp import KDPP, sample_dpp, sample_k_dpp
@@ -51,6 +52,7 @@ __all__ = [
     "DIVERGENCE_FACTOR",
     "Ensemble",
     "KDPP",
+    "InvalidParameterError",
     "EnsembleMean",
     "METHODS",
     "OrderParameters",
