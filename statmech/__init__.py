@@ -41,7 +41,17 @@ from .simulation import SIMULATION_METHODS, ReconstructionWarning, simulate
 from .trajectory import Trajectory
 from .weights_reconstruction import weights_from_order_parameters
 
-__version__ = "0.1.0"
+def _package_version() -> str:
+    """The installed distribution's version (pyproject.toml is the one place it is written)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("statmech-pruning")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree not installed
+        return "0+unknown"
+
+
+__version__ = _package_version()
 
 __all__ = [
     "dpp",
