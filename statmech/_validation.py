@@ -45,6 +45,7 @@ __all__ = [
     "Options",
     "Real",
     "Seed",
+    "Shape",
     "check",
     "check_choice",
     "check_positive_int",
@@ -72,6 +73,12 @@ class InvalidParameterError(ValueError, TypeError):
         value: str | None = None,
     ) -> None:
         super().__init__(message)
+        if param is None:  # a free-form message in the standard wording: recover its parts
+            import re
+
+            m = re.match(r"The '(\w+)' (?:parameter|field) of ([\w.]+)", message)
+            if m:
+                param, func = m.group(1), func or m.group(2)
         self.func = func
         self.param = param
         self.allowed = allowed
@@ -207,6 +214,8 @@ class Options:
             return False
 
     def describe(self) -> str:
+        if len(self.options) == 1:
+            return repr(self.options[0])
         return "one of " + ", ".join(map(repr, self.options))
 
 
@@ -260,6 +269,19 @@ class Seed:
 
     def describe(self) -> str:
         return "None, an int >= 0, a numpy SeedSequence or a numpy Generator"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A batch shape: an int >= 0 or a tuple of ints >= 0."""
+
+    def accepts(self, value: object) -> bool:
+        if isinstance(value, tuple):
+            return all(_is_int(v) and int(v) >= 0 for v in value)
+        return _is_int(value) and int(value) >= 0
+
+    def describe(self) -> str:
+        return "an int >= 0 or a tuple of ints >= 0"
 
 
 @dataclass(frozen=True)

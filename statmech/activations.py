@@ -34,7 +34,7 @@ import numpy as np
 from scipy.special import erf
 
 from . import integrals_general as _ig
-from ._validation import check_choice
+from ._validation import InvalidParameterError, check_choice
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation"]
 
@@ -50,7 +50,7 @@ def _submatrix(C: Any, *indices: Any) -> np.ndarray:
     """
     C = np.asarray(C, dtype=float)
     if C.ndim < 2 or C.shape[-1] != C.shape[-2]:
-        raise ValueError(
+        raise InvalidParameterError(
             "The 'C' parameter must be a square covariance of shape (..., D, D). "
             f"Got shape {C.shape}."
         )

@@ -26,7 +26,13 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, minimize_scalar
 
-from ._validation import check_positive_int, check_real
+from ._validation import (
+    InvalidParameterError,
+    Real,
+    check_positive_int,
+    check_real,
+    validate_params,
+)
 from .generalization import generalization_error, resolve_activations
 from .order_parameters import OrderParameters
 from .rhs import _coefficients, _derivatives
@@ -58,6 +64,7 @@ def _flow(Q, R, K, eta, sigma2, batch, student, teacher):
     )
 
 
+@validate_params({"tol": [Real(0.0, 1e-2, closed="right")]})
 def symmetric_plateau(
     K: int,
     *,
@@ -258,6 +265,8 @@ def optimal_learning_rate(
     mode, which enters it linearly, decays at a rate close to 2 λ_slowest; measured in the tests.)
     """
     func = "optimal_learning_rate"
+    check_positive_int(K, "K", func)
+    check_positive_int(batch_size, "batch_size", func)
     eta_c = critical_learning_rate(K, batch_size=batch_size, activation=activation)
     A, B2 = _perfect_jacobians(K, batch_size, activation, func)
 
@@ -290,7 +299,7 @@ def escape_time(
     """
     func = "escape_time"
     if not isinstance(trajectory, Trajectory):
-        raise ValueError(
+        raise InvalidParameterError(
             f"The 'trajectory' parameter of {func} must be a Trajectory. "
             f"Got {type(trajectory).__name__}."
         )
@@ -306,7 +315,7 @@ def escape_time(
             and not trajectory.params.get("train_second_layer", False)
         )
         if not sym or K < 2:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'plateau' parameter of {func} is required unless the trajectory is a soft "
                 "committee machine with K = M >= 2 and T = I (the symmetric plateau is defined "
                 "only there)."

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_real
+from ._validation import InvalidParameterError, check_real
 from .activations import Activation, get_activation
 from .integrals import pairwise_I2
 from .order_parameters import OrderParameters, joint_covariance
@@ -28,7 +28,7 @@ def resolve_activations(
     """Parse ``activation``: one name for both networks, or a (student, teacher) pair."""
     if isinstance(activation, tuple | list):
         if len(activation) != 2:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'activation' parameter of {func} must be a name or a (student, teacher) "
                 f"pair of names. Got {activation!r}."
             )
@@ -86,7 +86,7 @@ def generalization_error(
     0.0
     """
     if not isinstance(op, OrderParameters):
-        raise ValueError(
+        raise InvalidParameterError(
             "The 'op' parameter of generalization_error must be an OrderParameters. "
             f"Got {type(op).__name__}."
         )

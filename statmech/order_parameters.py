@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from ._linalg import bartlett_factor
-from ._validation import check_positive_int, check_real
+from ._validation import (
+    InvalidParameterError,
+    Real,
+    Seed,
+    Shape,
+    check_positive_int,
+    check_real,
+    validate_params,
+)
 
 __all__ = ["OrderParameters", "SYMMETRY_RTOL", "PSD_RTOL"]
 
@@ -46,11 +54,11 @@ def _as_array(value: Any, name: str) -> np.ndarray:
     try:
         arr = np.array(value, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InvalidParameterError(
             f"The {name!r} field of OrderParameters must be a real array. Got {value!r}."
         ) from None
     if not np.all(np.isfinite(arr)):
-        raise ValueError(
+        raise InvalidParameterError(
             f"The {name!r} field of OrderParameters must be finite (found NaN or inf)."
         )
     return arr
@@ -60,7 +68,7 @@ def _symmetrise(arr: np.ndarray, name: str) -> np.ndarray:
     asym = np.abs(arr - np.swapaxes(arr, -1, -2)).max(initial=0.0)
     scale = np.abs(arr).max(initial=0.0)
     if asym > SYMMETRY_RTOL * max(scale, 1e-300):
-        raise ValueError(
+        raise InvalidParameterError(
             f"The {name!r} field of OrderParameters must be symmetric (relative tolerance "
             f"{SYMMETRY_RTOL:g}); max |{name} - {name}ᵀ| = {asym:.3g} with "
             f"max |{name}| = {scale:.3g}."
@@ -108,30 +116,30 @@ class OrderParameters:
         R = _as_array(self.R, "R")
         T = _as_array(self.T, "T")
         if Q.ndim < 2 or Q.shape[-1] != Q.shape[-2] or Q.shape[-1] < 1:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'Q' field of OrderParameters must have shape (..., K, K) with K >= 1. "
                 f"Got shape {Q.shape}."
             )
         if T.ndim < 2 or T.shape[-1] != T.shape[-2] or T.shape[-1] < 1:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'T' field of OrderParameters must have shape (..., M, M) with M >= 1. "
                 f"Got shape {T.shape}."
             )
         K, M = Q.shape[-1], T.shape[-1]
         if R.ndim < 2 or R.shape[-2:] != (K, M):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'R' field of OrderParameters must have shape (..., K, M) = (..., {K}, {M}). "
                 f"Got shape {R.shape}."
             )
         v = np.ones(K) if self.v is None else _as_array(self.v, "v")
         vs = np.ones(M) if self.v_star is None else _as_array(self.v_star, "v_star")
         if v.ndim < 1 or v.shape[-1] != K:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'v' field of OrderParameters must have shape (..., K) = (..., {K}). "
                 f"Got shape {v.shape}."
             )
         if vs.ndim < 1 or vs.shape[-1] != M:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'v_star' field of OrderParameters must have shape (..., M) = (..., {M}). "
                 f"Got shape {vs.shape}."
             )
@@ -140,7 +148,7 @@ class OrderParameters:
                 Q.shape[:-2], R.shape[:-2], T.shape[:-2], v.shape[:-1], vs.shape[:-1]
             )
         except ValueError:
-            raise ValueError(
+            raise InvalidParameterError(
                 "The batch dimensions of OrderParameters fields do not broadcast: "
                 f"Q {Q.shape}, R {R.shape}, T {T.shape}, v {v.shape}, v_star {vs.shape}."
             ) from None
@@ -167,7 +175,7 @@ class OrderParameters:
         if np.any(bad):
             where = np.argwhere(np.atleast_1d(bad))[0]
             at = f" at batch index {tuple(int(i) for i in where)}" if self.batch_shape else ""
-            raise ValueError(
+            raise InvalidParameterError(
                 "The order parameters are not a valid covariance: C = [[Q, R], [Rᵀ, T]] must be "
                 f"positive semi-definite (relative tolerance {PSD_RTOL:g}), but its smallest "
                 f"eigenvalue is {np.min(lo[bad]):.3g}{at}. Check 'R' against 'Q' and 'T' "
@@ -209,7 +217,7 @@ class OrderParameters:
         fields = {n: getattr(self, n) for n in ("Q", "R", "T", "v", "v_star")}
         unknown = set(changes) - set(fields)
         if unknown:
-            raise ValueError(f"Unknown OrderParameters field(s): {sorted(unknown)}.")
+            raise InvalidParameterError(f"Unknown OrderParameters field(s): {sorted(unknown)}.")
         fields.update(changes)
         return OrderParameters(**fields)
 
@@ -240,12 +248,12 @@ class OrderParameters:
         W = _as_array(W, "W")
         Ws = _as_array(W_star, "W_star")
         if W.ndim < 2 or Ws.ndim < 2:
-            raise ValueError(
+            raise InvalidParameterError(
                 "The 'W' and 'W_star' parameters of OrderParameters.from_weights must have shapes "
                 f"(..., K, N) and (..., M, N). Got {W.shape} and {Ws.shape}."
             )
         if W.shape[-1] != Ws.shape[-1]:
-            raise ValueError(
+            raise InvalidParameterError(
                 "The 'W' and 'W_star' parameters of OrderParameters.from_weights must have the "
                 f"same input dimension N (last axis). Got {W.shape[-1]} and {Ws.shape[-1]}."
             )
@@ -260,6 +268,10 @@ class OrderParameters:
         )
 
     @classmethod
+    @validate_params({"size": [Shape()], "seed": [Seed()],
+                      "init_scale": [Real(0.0, closed="neither")],
+                      "teacher_scale": [Real(0.0, closed="neither")]},
+                     func_name="OrderParameters.random")
     def random(
         cls,
         K: int,

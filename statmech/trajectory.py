@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import InvalidParameterError
 from .order_parameters import OrderParameters
 
 __all__ = ["Trajectory"]
@@ -88,7 +89,7 @@ class Trajectory:
         """The (batched) :class:`OrderParameters` at output index ``i`` (negative from the end)."""
         n = self.alpha.shape[0]
         if isinstance(i, bool) or not isinstance(i, int | np.integer) or not -n <= i < n:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'i' parameter of Trajectory.at must be an int in [{-n}, {n - 1}]. Got {i!r}."
             )
         return OrderParameters(

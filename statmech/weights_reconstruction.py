@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._linalg import bartlett_factor, sym_pow
-from ._validation import check_positive_int
+from ._validation import InvalidParameterError, Seed, check_positive_int, validate_params
 from .order_parameters import OrderParameters
 
 __all__ = ["weights_from_order_parameters"]
@@ -76,6 +76,7 @@ def student_given_teacher(T: np.ndarray, K: int, N: int, scale: float,
     return Q, R
 
 
+@validate_params({"seed": [Seed()]})
 def weights_from_order_parameters(
     op: OrderParameters,
     N: int,
@@ -114,10 +115,11 @@ def weights_from_order_parameters(
     """
     func = "weights_from_order_parameters"
     if not isinstance(op, OrderParameters):
-        raise ValueError(f"The 'op' parameter of {func} must be an OrderParameters. "
+        raise InvalidParameterError(f"The 'op' parameter of {func} must be an OrderParameters. "
                          f"Got {type(op).__name__}.")
     if len(op.batch_shape) > 1:
-        raise ValueError(f"The 'op' parameter of {func} must have at most one batch dimension. "
+        raise InvalidParameterError(
+            f"The 'op' parameter of {func} must have at most one batch dimension. "
                          f"Got batch shape {op.batch_shape}.")
     K, M = op.K, op.M
     N = check_positive_int(N, "N", func, minimum=K + M)
@@ -130,12 +132,14 @@ def weights_from_order_parameters(
         Ws = np.asarray(teacher, dtype=float)
         if Ws.shape[-2:] != (M, N) or Ws.ndim not in (2, 3) or (
                 Ws.ndim == 3 and Ws.shape[0] != E):
-            raise ValueError(f"The 'teacher' parameter of {func} must have shape ({M}, {N}) or "
+            raise InvalidParameterError(
+                f"The 'teacher' parameter of {func} must have shape ({M}, {N}) or "
                              f"({E}, {M}, {N}). Got {Ws.shape}.")
         Ws = np.broadcast_to(Ws, (E, M, N))
         Tw = Ws @ np.swapaxes(Ws, -1, -2) / N
         if not np.allclose(Tw, T, rtol=1e-8, atol=1e-10 * max(1.0, float(np.abs(T).max()))):
-            raise ValueError(f"The 'teacher' parameter of {func} has Gram matrix W*W*ᵀ/N "
+            raise InvalidParameterError(
+                f"The 'teacher' parameter of {func} has Gram matrix W*W*ᵀ/N "
                              "different from op.T.")
     W = np.empty((E, K, N))
     W_star = np.empty((E, M, N))

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import _fmt, check_positive_int, check_real
+from .._validation import InvalidParameterError, _fmt, check_positive_int, check_real
 
 __all__ = ["mbp_mask", "keep_probability", "kept_fraction", "d_for_fraction",
            "error_second_moment", "error_spectral_norm", "predicted_max_row_nonzeros",
@@ -44,13 +44,13 @@ def _matrix(W: Any, func: str) -> np.ndarray:
     try:
         arr = np.array(W, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"The 'W' parameter of {func} must be a finite real 2-D array. "
+        raise InvalidParameterError(f"The 'W' parameter of {func} must be a finite real 2-D array. "
                          f"Got {_fmt(W)} instead.") from None
     if arr.ndim != 2 or arr.size == 0:
-        raise ValueError(f"The 'W' parameter of {func} must be a non-empty 2-D array. "
+        raise InvalidParameterError(f"The 'W' parameter of {func} must be a non-empty 2-D array. "
                          f"Got shape {arr.shape}.")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"The 'W' parameter of {func} must be finite (no NaN or inf).")
+        raise InvalidParameterError(f"The 'W' parameter of {func} must be finite (no NaN or inf).")
     return arr
 
 
@@ -115,7 +115,7 @@ def mbp_mask(W: Any, d: float, rng: Any = None, keep_diagonal: bool = False) -> 
     """
     p = _keep_probability(W, d, None, "mbp_mask")
     if not isinstance(keep_diagonal, bool | np.bool_):
-        raise ValueError(f"The 'keep_diagonal' parameter of mbp_mask must be a bool. "
+        raise InvalidParameterError(f"The 'keep_diagonal' parameter of mbp_mask must be a bool. "
                          f"Got {_fmt(keep_diagonal)} instead.")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     mask = gen.random(p.shape) < p
@@ -190,7 +190,7 @@ def row_col_counts(mask: Any) -> tuple[int, int]:
     pruned matrix (the sparsity parameters of the sketching step, §1.3–1.4)."""
     arr = np.asarray(mask)
     if arr.ndim != 2:
-        raise ValueError(f"The 'mask' parameter of row_col_counts must be a 2-D array. "
+        raise InvalidParameterError(f"The 'mask' parameter of row_col_counts must be a 2-D array. "
                          f"Got shape {arr.shape}.")
     nz = arr != 0
     return int(nz.sum(1).max(initial=0)), int(nz.sum(0).max(initial=0))

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_choice, check_positive_int, check_real
+from .._validation import InvalidParameterError, check_choice, check_positive_int, check_real
 from ..sweep.registry import register_computation
 
 __all__ = ["PatchData", "PruningRunResult", "make_patch_data", "network_output",
@@ -256,10 +256,11 @@ def _check_weights(weights: np.ndarray, masks: np.ndarray, d: int,
     weights = np.asarray(weights, dtype=float)
     masks = np.asarray(masks)
     if weights.ndim != 3 or weights.shape[0] != 2 or weights.shape[2] != d:
-        raise ValueError(f"The 'weights' parameter of {func} must have shape (2, m, {d}). "
+        raise InvalidParameterError(
+            f"The 'weights' parameter of {func} must have shape (2, m, {d}). "
                          f"Got shape {weights.shape} instead.")
     if masks.shape != weights.shape or not np.all((masks == 0) | (masks == 1)):
-        raise ValueError(f"The 'masks' parameter of {func} must be a 0/1 array of shape "
+        raise InvalidParameterError(f"The 'masks' parameter of {func} must be a 0/1 array of shape "
                          f"{weights.shape}. Got shape {masks.shape} instead.")
     return weights, masks.astype(bool)
 
@@ -452,7 +453,7 @@ def train_pruned_network(data: PatchData, m: int = 20, p: float = 0.0, q: float 
     """
     func = "train_pruned_network"
     if not isinstance(data, PatchData):
-        raise ValueError(f"The 'data' parameter of {func} must be a PatchData "
+        raise InvalidParameterError(f"The 'data' parameter of {func} must be a PatchData "
                          f"(make_patch_data). Got {type(data).__name__} instead.")
     m = check_positive_int(m, "m", func)
     p = check_real(p, "p", func, low=0.0, high=1.0, high_inclusive=False)
@@ -467,7 +468,8 @@ def train_pruned_network(data: PatchData, m: int = 20, p: float = 0.0, q: float 
     method = check_choice(method, "method", func, TRAIN_METHODS)
     if test_data is not None and (not isinstance(test_data, PatchData)
                                   or not np.array_equal(test_data.mu, data.mu)):
-        raise ValueError(f"The 'test_data' parameter of {func} must be a PatchData with the "
+        raise InvalidParameterError(
+            f"The 'test_data' parameter of {func} must be a PatchData with the "
                          f"same signal vector mu as 'data'.")
     with _one_blas_thread():
         return _train(data, m, p, q, sigma0, eta, max_steps, loss_tol, _rng(rng), n_test,
@@ -581,7 +583,7 @@ def run_point(config: dict, seed: int):
 
     unknown = sorted(set(config) - set(SWEEP_DEFAULTS))
     if unknown:
-        raise ValueError(f"Unknown parameter(s) {unknown} for pruning_at_init; it takes "
+        raise InvalidParameterError(f"Unknown parameter(s) {unknown} for pruning_at_init; it takes "
                          f"{sorted(SWEEP_DEFAULTS)}.")
     c = {**SWEEP_DEFAULTS, **config}
     rng = np.random.default_rng(seed)
@@ -675,7 +677,8 @@ def test_error_curve(ps: Iterable[float], seeds: int | Iterable[int], *,
                          f"{sorted(set(SWEEP_DEFAULTS) - {'p', 'replicate'})}.")
     ps = [check_real(p, "ps", func, low=0.0, high=1.0, high_inclusive=False) for p in ps]
     if not ps:
-        raise ValueError(f"The 'ps' parameter of {func} must be a non-empty list of floats in "
+        raise InvalidParameterError(
+            f"The 'ps' parameter of {func} must be a non-empty list of floats in "
                          f"[0, 1).")
     seeds = (range(check_positive_int(seeds, "seeds", func)) if isinstance(seeds, int)
              else [check_positive_int(s, "seeds", func, minimum=0) for s in seeds])

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from scipy import integrate, optimize, special, stats
 
-from .._validation import _fmt, check_choice, check_positive_int, check_real
+from .._validation import InvalidParameterError, _fmt, check_choice, check_positive_int, check_real
 from ..sweep.registry import register_computation
 
 __all__ = [
@@ -187,7 +187,8 @@ def random_fcn(widths: Sequence[int], distribution: Any = "gaussian", scaling: s
     """
     f = "random_fcn"
     if isinstance(widths, str | bytes) or len(widths) < 2:
-        raise ValueError(f"The 'widths' parameter of {f} must be a sequence of at least two "
+        raise InvalidParameterError(
+            f"The 'widths' parameter of {f} must be a sequence of at least two "
                          f"ints >= 1. Got {_fmt(widths)} instead.")
     widths = [check_positive_int(int(w) if isinstance(w, np.integer) else w, "widths", f)
               for w in widths]
@@ -229,20 +230,22 @@ def random_cnn(channels: Sequence[int], kernel_size: int | Sequence[int] = 3,
     """
     f = "random_cnn"
     if isinstance(channels, str | bytes) or len(channels) < 2:
-        raise ValueError(f"The 'channels' parameter of {f} must be a sequence of at least two "
+        raise InvalidParameterError(
+            f"The 'channels' parameter of {f} must be a sequence of at least two "
                          f"ints >= 1. Got {_fmt(channels)} instead.")
     channels = [check_positive_int(int(c) if isinstance(c, np.integer) else c, "channels", f)
                 for c in channels]
     spatial = (spatial,) if isinstance(spatial, int | np.integer) else tuple(spatial)
     if len(spatial) not in (1, 2):
-        raise ValueError(f"The 'spatial' parameter of {f} must have 1 or 2 entries. "
+        raise InvalidParameterError(f"The 'spatial' parameter of {f} must have 1 or 2 entries. "
                          f"Got {_fmt(spatial)} instead.")
     spatial = tuple(check_positive_int(int(s), "spatial", f) for s in spatial)
     taps = ((kernel_size,) * len(spatial) if isinstance(kernel_size, int | np.integer)
             else tuple(kernel_size))
     if len(taps) != len(spatial) or any(int(t) < 1 or int(t) > s for t, s in zip(taps, spatial,
                                                                                  strict=True)):
-        raise ValueError(f"The 'kernel_size' parameter of {f} must give, per spatial axis, an "
+        raise InvalidParameterError(
+            f"The 'kernel_size' parameter of {f} must give, per spatial axis, an "
                          f"int between 1 and that axis's size {spatial}. "
                          f"Got {_fmt(kernel_size)} instead.")
     taps = tuple(int(t) for t in taps)
@@ -394,7 +397,8 @@ def forward(net: Network, x: np.ndarray) -> np.ndarray:
     ndarray of shape ``(n, d_out)`` (CNN: the flattened last feature map).
     """
     if not isinstance(net, Network):
-        raise ValueError(f"The 'net' parameter of forward must be a Network. Got {_fmt(net)}.")
+        raise InvalidParameterError(
+            f"The 'net' parameter of forward must be a Network. Got {_fmt(net)}.")
     x = np.asarray(x, dtype=float)
     shape = net.input_shape
     size = int(np.prod(shape))
@@ -403,7 +407,7 @@ def forward(net: Network, x: np.ndarray) -> np.ndarray:
     elif x.ndim >= 2 and int(np.prod(x.shape[1:])) == size:
         x = x.reshape(x.shape[0], *shape)
     else:
-        raise ValueError(f"The 'x' parameter of forward must have shape (n, {size}) or "
+        raise InvalidParameterError(f"The 'x' parameter of forward must have shape (n, {size}) or "
                          f"(n, *{shape}). Got shape {x.shape} instead.")
     act = ACTIVATIONS[net.activation]
     h = x
@@ -453,7 +457,8 @@ def measure_gap(net: Network, pruned: Network, x: np.ndarray) -> GapStats:
     """Measured gap between a target ``net`` and its ``pruned`` version on inputs ``x``
     (paper fidelity pending; §4.4 "Gap measurement", step 3)."""
     if not isinstance(pruned, Network) or pruned.kind != net.kind or pruned.depth != net.depth:
-        raise ValueError("The 'pruned' parameter of measure_gap must be a Network of the same "
+        raise InvalidParameterError(
+            "The 'pruned' parameter of measure_gap must be a Network of the same "
                          f"kind and depth as 'net'. Got {_fmt(pruned)} instead.")
     f = forward(net, x)
     g = forward(pruned, x)
@@ -495,7 +500,8 @@ def operator_norm(w: np.ndarray, spatial: Sequence[int] | None = None) -> float:
             return float(math.sqrt(max(top, 0.0)))
         return float(np.linalg.norm(w, 2))
     if spatial is None or len(spatial) != w.ndim - 2:
-        raise ValueError(f"The 'spatial' parameter of operator_norm must give {w.ndim - 2} "
+        raise InvalidParameterError(
+            f"The 'spatial' parameter of operator_norm must give {w.ndim - 2} "
                          f"sizes for a kernel of shape {w.shape}. Got {_fmt(spatial)} instead.")
     taps = w.shape[2:]
     grid = np.zeros((*w.shape[:2], *spatial))
@@ -543,10 +549,11 @@ def telescoping_bound(weights: Network | Sequence[np.ndarray],
     ws, _ = _split(weights)
     ps, _ = _split(pruned)
     if len(ws) != len(ps) or any(a.shape != b.shape for a, b in zip(ws, ps, strict=True)):
-        raise ValueError(f"The 'pruned' parameter of {f} must have the same layer shapes as "
+        raise InvalidParameterError(
+            f"The 'pruned' parameter of {f} must have the same layer shapes as "
                          f"'weights'. Got {[p.shape for p in ps]} vs {[w.shape for w in ws]}.")
     if ref is None and any(w.ndim != 2 for w in ws):
-        raise ValueError(f"The 'weights' parameter of {f} must be a Network for a CNN "
+        raise InvalidParameterError(f"The 'weights' parameter of {f} must be a Network for a CNN "
                          "(kernels need the spatial size).")
     nw = np.array([_norm_of(ref, w) for w in ws])
     npr = np.array([_norm_of(ref, p) for p in ps])
@@ -730,7 +737,7 @@ def p_no_match(eps: float, g_min: float, k: int | np.ndarray, *, form: str = "po
     eps = check_real(eps, "eps", f, low=0.0, low_inclusive=False)
     g_min = check_real(g_min, "g_min", f, low=0.0, low_inclusive=False)
     if 2.0 * eps * g_min > 1.0:
-        raise ValueError(f"The 'eps' and 'g_min' parameters of {f} must satisfy "
+        raise InvalidParameterError(f"The 'eps' and 'g_min' parameters of {f} must satisfy "
                          f"2·eps·g_min <= 1. Got 2·{eps}·{g_min} = {2 * eps * g_min} instead.")
     k = check_real(k, "k", f, low=0.0, allow_array=True)
     check_choice(form, "form", f, ("power", "exp"))
@@ -761,7 +768,7 @@ def matching_width(n_weights: int, eps: float, g_min: float, delta: float) -> in
     delta = check_real(delta, "delta", f, low=0.0, high=1.0, low_inclusive=False,
                        high_inclusive=False)
     if 2.0 * eps * g_min > 1.0:
-        raise ValueError(f"The 'eps' and 'g_min' parameters of {f} must satisfy "
+        raise InvalidParameterError(f"The 'eps' and 'g_min' parameters of {f} must satisfy "
                          f"2·eps·g_min <= 1. Got 2·{eps}·{g_min} = {2 * eps * g_min} instead.")
     return int(math.ceil(math.log(n_weights / delta) / (2.0 * eps * g_min)))
 

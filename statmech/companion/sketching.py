@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from .._validation import _fmt, check_positive_int, check_real
+from .._validation import InvalidParameterError, _fmt, check_positive_int, check_real
 
 __all__ = ["expander_matrix", "sketch", "recover", "sketch_size", "SKETCH_CONSTANT"]
 
@@ -62,7 +62,7 @@ def expander_matrix(p: int, n: int, ones_per_column: int = 4, rng: Any = None) -
     n = check_positive_int(n, "n", func)
     if (isinstance(ones_per_column, bool) or not isinstance(ones_per_column, int | np.integer)
             or not 1 <= ones_per_column <= p):
-        raise ValueError(f"The 'ones_per_column' parameter of {func} must be an int in "
+        raise InvalidParameterError(f"The 'ones_per_column' parameter of {func} must be an int in "
                          f"[1, p={p}]. Got {_fmt(ones_per_column)} instead.")
     gen = _rng(rng)
     # the s smallest of p i.i.d. uniforms per column: a uniform s-subset of the rows
@@ -76,10 +76,12 @@ def _matrix(x: Any, name: str, func: str) -> np.ndarray:
     try:
         arr = np.array(x.toarray() if sparse.issparse(x) else x, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"The {name!r} parameter of {func} must be a finite real 2-D array. "
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be a finite real 2-D array. "
                          f"Got {_fmt(x)} instead.") from None
     if arr.ndim != 2 or not np.all(np.isfinite(arr)):
-        raise ValueError(f"The {name!r} parameter of {func} must be a finite real 2-D array. "
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be a finite real 2-D array. "
                          f"Got shape {arr.shape}.")
     return arr
 
@@ -147,6 +149,7 @@ def sketch_size(j: int, n: int, constant: float = SKETCH_CONSTANT) -> int:
     n = check_positive_int(n, "n", func)
     j = check_positive_int(j, "j", func)
     if j > n:
-        raise ValueError(f"The 'j' parameter of {func} must be an int in [1, n={n}]. Got {j}.")
+        raise InvalidParameterError(
+            f"The 'j' parameter of {func} must be an int in [1, n={n}]. Got {j}.")
     constant = float(check_real(constant, "constant", func, low=0.0, low_inclusive=False))
     return int(min(n, max(1, math.ceil(constant * math.sqrt(j * n) * math.log(n)))))

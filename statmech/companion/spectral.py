@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq, minimize
 
-from .._validation import _fmt, check_positive_int, check_real
+from .._validation import InvalidParameterError, _fmt, check_positive_int, check_real
 
 __all__ = ["spectrum", "numerical_rank", "degrees_of_freedom", "leverage_scores", "leverage_tau",
            "lambda_for_width", "allocate_lambdas", "LambdaAllocation", "eigen_decay_rate",
@@ -53,23 +53,28 @@ def _as_matrix(cov: Any, name: str, func: str) -> np.ndarray:
     try:
         S = np.array(cov, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"The {name!r} parameter of {func} must be a finite real square "
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be a finite real square "
                          f"matrix. Got {_fmt(cov)} instead.") from None
     if S.ndim != 2 or S.shape[0] != S.shape[1] or S.shape[0] == 0:
-        raise ValueError(f"The {name!r} parameter of {func} must be a square (m, m) matrix "
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be a square (m, m) matrix "
                          f"with m >= 1. Got shape {S.shape}.")
     if not np.all(np.isfinite(S)):
-        raise ValueError(f"The {name!r} parameter of {func} must be finite (no NaN or inf).")
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be finite (no NaN or inf).")
     scale = max(float(np.max(np.abs(S))), np.finfo(float).tiny)
     if np.max(np.abs(S - S.T)) > 1e-8 * scale:
-        raise ValueError(f"The {name!r} parameter of {func} must be symmetric (a covariance).")
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be symmetric (a covariance).")
     return 0.5 * (S + S.T)
 
 
 def _clip(mu: np.ndarray, m: int, name: str, func: str) -> np.ndarray:
     top = float(mu.max()) if mu.size else 0.0
     if mu.size and mu.min() < -1e-8 * max(top, np.finfo(float).tiny):
-        raise ValueError(f"The {name!r} parameter of {func} must be positive semi-definite "
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be positive semi-definite "
                          f"(eigenvalues >= 0). Got a smallest eigenvalue {float(mu.min())!r}.")
     tol = max(top, 0.0) * m * np.finfo(float).eps
     return np.sort(np.where(mu > tol, mu, 0.0))[::-1]
@@ -87,10 +92,12 @@ def spectrum(eigenvalues_or_cov: Any, name: str = "eigenvalues_or_cov",
         try:
             mu = np.array(arr, dtype=float)
         except (TypeError, ValueError):
-            raise ValueError(f"The {name!r} parameter of {func} must be a finite real array. "
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {func} must be a finite real array. "
                              f"Got {_fmt(eigenvalues_or_cov)} instead.") from None
         if mu.size == 0 or not np.all(np.isfinite(mu)):
-            raise ValueError(f"The {name!r} parameter of {func} must be a non-empty finite "
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {func} must be a non-empty finite "
                              f"array of eigenvalues.")
         return _clip(mu, mu.size, name, func)
     S = _as_matrix(eigenvalues_or_cov, name, func)
@@ -167,7 +174,7 @@ def leverage_scores(cov: Any, lam: float) -> np.ndarray:
     tol = max(float(w.max()), 0.0) * S.shape[0] * np.finfo(float).eps
     mu = np.where(w > tol, w, 0.0)  # eigh's order, matching the columns of V
     if not np.any(mu > 0):
-        raise ValueError(f"The 'cov' parameter of {func} must not be zero (rank >= 1).")
+        raise InvalidParameterError(f"The 'cov' parameter of {func} must not be zero (rank >= 1).")
     pos = mu > 0
     f = np.zeros_like(mu)
     f[pos] = mu[pos] / (mu[pos] + lam)
@@ -220,7 +227,8 @@ def lambda_for_width(cov_or_eigs: Any, width: float, *, rtol: float = 1e-10) -> 
     w = check_real(width, "width", func, low=0.0, high=float(r), low_inclusive=False,
                    high_inclusive=False) if r > 0 else None
     if w is None:
-        raise ValueError(f"The 'cov_or_eigs' parameter of {func} has rank 0: no width can be "
+        raise InvalidParameterError(
+            f"The 'cov_or_eigs' parameter of {func} has rank 0: no width can be "
                          f"matched.")
     lo = 0.5 * (r - w) / float(np.sum(1.0 / mu))
     hi = 2.0 * float(mu.sum()) / w
@@ -310,13 +318,14 @@ def allocate_lambdas(eigs_per_layer: Sequence[Any], budget: float, *,
     """
     func = "allocate_lambdas"
     if isinstance(eigs_per_layer, np.ndarray) or len(eigs_per_layer) == 0:
-        raise ValueError(f"The 'eigs_per_layer' parameter of {func} must be a non-empty "
+        raise InvalidParameterError(f"The 'eigs_per_layer' parameter of {func} must be a non-empty "
                          f"sequence of spectra (one per hidden layer).")
     mus = []
     for i, e in enumerate(eigs_per_layer):
         mu = spectrum(e, f"eigs_per_layer[{i}]", func)
         if not np.any(mu > 0):
-            raise ValueError(f"The 'eigs_per_layer' parameter of {func} has a zero spectrum at "
+            raise InvalidParameterError(
+                f"The 'eigs_per_layer' parameter of {func} has a zero spectrum at "
                              f"layer {i}.")
         mus.append(mu[mu > 0])
     D = float(check_real(budget, "budget", func, low=0.0, low_inclusive=False))
@@ -443,7 +452,7 @@ def eigen_decay_rate(eigs: Any, *, j_min: int = 1, j_max: int | None = None,
     else:
         j_max = check_positive_int(j_max, "j_max", func)
         if not j_min + 2 <= j_max <= m:
-            raise ValueError(f"The 'j_max' parameter of {func} must be an int in "
+            raise InvalidParameterError(f"The 'j_max' parameter of {func} must be an int in "
                              f"[j_min + 2 = {j_min + 2}, m = {m}]. Got {j_max}.")
         if mu[j_max - 1] <= 0:
             raise ValueError(f"{func}: μ_j is zero for j = {j_max} <= 'j_max'; lower 'j_max'.")
@@ -541,17 +550,19 @@ def compression_bound_terms(lambdas: Any, widths: Sequence[int], n: int,
     lam = np.atleast_1d(np.asarray(check_real(lambdas, "lambdas", func, low=0.0,
                                               allow_array=True), dtype=float))
     if lam.ndim != 1:
-        raise ValueError(f"The 'lambdas' parameter of {func} must be 1-D. Got {lam.shape}.")
+        raise InvalidParameterError(
+            f"The 'lambdas' parameter of {func} must be 1-D. Got {lam.shape}.")
     L = lam.size
     widths = [check_positive_int(w, "widths", func) for w in widths]
     if len(widths) != L + 2:
-        raise ValueError(f"The 'widths' parameter of {func} must list L + 2 = {L + 2} widths "
+        raise InvalidParameterError(
+            f"The 'widths' parameter of {func} must list L + 2 = {L + 2} widths "
                          f"(input, the {L} compressed layers, output). Got {len(widths)}.")
     n = check_positive_int(n, "n", func, minimum=2)
     Lip = np.ones(L) if lipschitz is None else np.atleast_1d(np.asarray(
         check_real(lipschitz, "lipschitz", func, low=0.0, allow_array=True), dtype=float))
     if Lip.shape != (L,):
-        raise ValueError(f"The 'lipschitz' parameter of {func} must have shape ({L},). "
+        raise InvalidParameterError(f"The 'lipschitz' parameter of {func} must have shape ({L},). "
                          f"Got {Lip.shape}.")
     bias = float(np.sum(Lip * np.sqrt(lam))) ** 2
     variance = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True)) * math.log(n) / n
@@ -575,7 +586,8 @@ def spectrum_summary(eigenvalues_or_cov: Any,
     mu = spectrum(eigenvalues_or_cov, func=func)
     tr = float(mu.sum())
     if tr <= 0:
-        raise ValueError(f"The 'eigenvalues_or_cov' parameter of {func} must not be zero.")
+        raise InvalidParameterError(
+            f"The 'eigenvalues_or_cov' parameter of {func} must not be zero.")
     m = mu.size
     frac = {int(k): float(mu[:int(k)].sum() / tr) for k in leading}
     dof = {float(r): float(degrees_of_freedom(mu, r * tr / m)) for r in rel_lambdas}

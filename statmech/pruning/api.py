@@ -10,7 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import _fmt, check_positive_int
+from .._validation import (
+    ArrayLike,
+    Boolean,
+    Integer,
+    InvalidParameterError,
+    Seed,
+    _fmt,
+    check,
+    check_positive_int,
+    validate_params,
+)
 from ..backend import get_backend
 from ..generalization import eg_from_order_parameters as eg_of
 from ..generalization import resolve_activations
@@ -26,12 +36,14 @@ __all__ = ["prune", "prune_student", "pruned_error", "prune_theory", "PruneTheor
 
 
 def _check_reweight(reweight: Any, func: str) -> str | None:
-    if reweight not in REWEIGHT_CHOICES:
-        raise ValueError(f"The 'reweight' parameter of {func} must be None, 'activations' or "
+    if not (reweight is None or isinstance(reweight, str)) or reweight not in REWEIGHT_CHOICES:
+        raise InvalidParameterError(
+            f"The 'reweight' parameter of {func} must be None, 'activations' or "
                          f"'preactivations'. Got {_fmt(reweight)} instead.")
     return reweight
 
 
+@validate_params({"n_masks": [Integer(1)], "seed": [Seed()]})
 def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = None,
           n_masks: int = 1, seed: Any = None, reweight: str | None = None, bias: Any = None,
           act_cov: Any = None, pre_cov: Any = None, input_cov: Any = None, act_mean: Any = None,
@@ -88,6 +100,7 @@ def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = N
     layer = Layer.from_arrays(W, W_out, func, bias=bias, act_cov=act_cov, pre_cov=pre_cov,
                               input_cov=input_cov, act_mean=act_mean, bias_out=bias_out)
     variant = m.check_variant(variant, func)
+    m.check_options(options, func)
     n_masks = check_positive_int(n_masks, "n_masks", func)
     reweight = _check_reweight(reweight, func)
     be = None if backend in (None, "numpy") else get_backend(backend, device)
@@ -99,7 +112,8 @@ def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = N
         return m.prune(layer, k, variant, np.random.default_rng(seed), n_masks,
                        reweight=reweight, func=func, **options)
     if reweight == "activations":
-        raise ValueError("The 'reweight' parameter of prune must be None or 'preactivations' for "
+        raise InvalidParameterError(
+            "The 'reweight' parameter of prune must be None or 'preactivations' for "
                          "edge methods (the kept edges reproduce the unit's pre-activation).")
     if reweight is not None and layer.input_cov is None:
         raise ValueError("prune with an edge method and reweight='preactivations' needs "
@@ -190,12 +204,24 @@ def _edge_fraction(keep: Any, N: int | None, func: str) -> tuple[float, int | No
         e = parse_keep(keep, int(N), "edges kept per unit", func)
         return e / N, e
     if isinstance(keep, int | np.integer) and not isinstance(keep, bool | np.bool_):
-        raise ValueError(f"The 'N' parameter of {func} is required when 'keep' is a number "
+        raise InvalidParameterError(
+            f"The 'N' parameter of {func} is required when 'keep' is a number "
                          "of edges per unit (or pass a fraction in (0, 1]).")
     parse_keep(keep, 1, "edges kept per unit", func)  # validates a fraction in (0, 1]
     return float(keep), None
 
 
+#: Declared constraints of :func:`prune_theory`'s keyword parameters (also :func:`pruned_error`).
+THEORY_CONSTRAINTS: dict[str, list] = {
+    "N": [None, Integer(1)],
+    "weights": [None, ArrayLike(2)],
+    "teacher_weights": [None, ArrayLike(2)],
+    "seed": [Seed()],
+    "n_samples": [Integer(1)],
+}
+
+
+@validate_params(THEORY_CONSTRAINTS)
 def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | None = None,
                  N: int | None = None, weights: Any = None, teacher_weights: Any = None,
                  reweight: str | None = None, activation: Any = "erf", seed: Any = 0,
@@ -231,10 +257,11 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
     """
     func = "prune_theory"
     if not isinstance(op, OrderParameters) or op.batch_shape != ():
-        raise ValueError(f"The 'op' parameter of {func} must be a single (unbatched) "
+        raise InvalidParameterError(f"The 'op' parameter of {func} must be a single (unbatched) "
                          "OrderParameters.")
     m = get_method(method, func)
     variant = m.check_variant(variant, func)
+    m.check_options(options, func)
     reweight = _check_reweight(reweight, func)
     student, teacher = resolve_activations(activation, func)
     K = op.K
@@ -258,11 +285,13 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
         return PruneTheory(m.name, variant, k, Qm, Rm, ex.mean_v, ex.mean, eg_mean_ops, ex.std,
                            ex.exact, kept, {"pi1": ex.pi1, "pi2": ex.pi2})
     if reweight is not None:
-        raise ValueError(f"The 'reweight' parameter of {func} applies to node methods only.")
+        raise InvalidParameterError(
+            f"The 'reweight' parameter of {func} applies to node methods only.")
     if weights is not None:
         W = np.asarray(weights, dtype=float)
         if W.shape[0] != K:
-            raise ValueError(f"The 'weights' parameter of {func} must have shape (K={K}, N). "
+            raise InvalidParameterError(
+                f"The 'weights' parameter of {func} must have shape (K={K}, N). "
                              f"Got {W.shape}.")
         Nw = W.shape[1]
         c, e = _edge_fraction(keep, Nw, func)
@@ -327,9 +356,13 @@ def pruned_error(op: OrderParameters, method: str, keep: Any, **kwargs: Any) -> 
     >>> round(pruned_error(op, "random_node", 1), 4)   # one of two perfect students left
     0.1667
     """
+    for name, value in kwargs.items():  # the shared keywords, checked in this function's name
+        if name in THEORY_CONSTRAINTS:
+            check(value, name, "pruned_error", THEORY_CONSTRAINTS[name])
     return prune_theory(op, method, keep, **kwargs).mean_eg
 
 
+@validate_params({"round_up": [Boolean()]})
 def matched_edges(k: int, K: int, N: int, *, round_up: bool = False) -> float | int:
     """Edges per unit e with the same parameter count as k of K units (teacher–student layer).
 
@@ -342,11 +375,13 @@ def matched_edges(k: int, K: int, N: int, *, round_up: bool = False) -> float | 
     k = check_positive_int(k, "k", func)
     N = check_positive_int(N, "N", func)
     if k > K:
-        raise ValueError(f"The 'k' parameter of {func} must be an int in [1, K={K}]. Got {k}.")
+        raise InvalidParameterError(
+            f"The 'k' parameter of {func} must be an int in [1, K={K}]. Got {k}.")
     e = (k * (N + 1) - K) / K
     return math.ceil(e - 1e-12) if round_up else e
 
 
+@validate_params({"bias": [Boolean()], "bias_out": [Boolean()], "round_up": [Boolean()]})
 def match_parameters(k: int, H: int, D: int, C: int = 1, *, bias: bool = False,
                      bias_out: bool = False, round_up: bool = False) -> float | int:
     """General node ↔ edge matcher: edges per unit with the parameter count of k of H units.
@@ -359,7 +394,8 @@ def match_parameters(k: int, H: int, D: int, C: int = 1, *, bias: bool = False,
     for name, val in (("k", k), ("H", H), ("D", D), ("C", C)):
         check_positive_int(val, name, func)
     if k > H:
-        raise ValueError(f"The 'k' parameter of {func} must be an int in [1, H={H}]. Got {k}.")
+        raise InvalidParameterError(
+            f"The 'k' parameter of {func} must be an int in [1, H={H}]. Got {k}.")
     b = 1 if bias else 0
     e = (k * (D + b + C) - H * (b + C)) / H
     return math.ceil(e - 1e-12) if round_up else e

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import _fmt
+from .._validation import InvalidParameterError, _fmt
 from ..order_parameters import OrderParameters
 
 __all__ = ["Layer", "PruningResult", "PruningMethod", "parse_keep", "PRUNING_METHODS",
@@ -84,7 +84,8 @@ class Layer:
         if W_out.ndim == 1:
             W_out = W_out[None, :]
         if W_out.ndim != 2 or W_out.shape[1] != W.shape[0]:
-            raise ValueError(f"The 'W_out' parameter of {func} must have shape (C, {W.shape[0]}) "
+            raise InvalidParameterError(
+                f"The 'W_out' parameter of {func} must have shape (C, {W.shape[0]}) "
                              f"or ({W.shape[0]},) to match W's {W.shape[0]} units. "
                              f"Got {W_out.shape}.")
         H, D = W.shape
@@ -97,7 +98,7 @@ class Layer:
                 continue
             arr = _finite(value, name, func)
             if arr.shape != shapes[name]:
-                raise ValueError(f"The {name!r} parameter of {func} must have shape "
+                raise InvalidParameterError(f"The {name!r} parameter of {func} must have shape "
                                  f"{shapes[name]}. Got {arr.shape}.")
             out[name] = arr
         return cls(W=W, W_out=W_out, **out)
@@ -107,13 +108,15 @@ def _finite(value: Any, name: str, func: str, ndim: int | None = None) -> np.nda
     try:
         arr = np.array(value, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"The {name!r} parameter of {func} must be a finite real array. "
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be a finite real array. "
                          f"Got {_fmt(value)} instead.") from None
     if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"The {name!r} parameter of {func} must be a {ndim}-D array. "
+        raise InvalidParameterError(f"The {name!r} parameter of {func} must be a {ndim}-D array. "
                          f"Got shape {arr.shape}.")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"The {name!r} parameter of {func} must be finite (no NaN or inf).")
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be finite (no NaN or inf).")
     return arr
 
 
@@ -188,7 +191,8 @@ class PruningResult:
         the removed units are gone (K′ = k).
         """
         if self.W_out.shape[1] != 1:
-            raise ValueError("PruningResult.order_parameters needs a single output (C = 1); "
+            raise InvalidParameterError(
+                "PruningResult.order_parameters needs a single output (C = 1); "
                              f"this layer has C = {self.W_out.shape[1]}.")
         Ws = np.asarray(W_star, dtype=float)
         W = self.W if self.backend is None else self.backend.to_numpy(self.W).astype(float)
@@ -196,7 +200,8 @@ class PruningResult:
                  else self.backend.to_numpy(self.W_out).astype(float))
         N = W.shape[-1]
         if Ws.ndim != 2 or Ws.shape[1] != N:
-            raise ValueError(f"The 'W_star' parameter of PruningResult.order_parameters must "
+            raise InvalidParameterError(
+                f"The 'W_star' parameter of PruningResult.order_parameters must "
                              f"have shape (M, {N}). Got {Ws.shape}.")
         Q = W @ np.swapaxes(W, -1, -2) / N
         R = W @ Ws.T / N
@@ -218,13 +223,27 @@ class PruningMethod:
     kind: str = ""
     variants: tuple[str, ...] = ("default",)
     description: str = ""
+    #: The method's options (``prune(..., **options)``): name -> list of constraints
+    #: (``statmech._validation``); an empty list means the method checks the value itself.
+    #: Any other option name is refused (a misspelt ``kernal=`` must not be ignored).
+    options: dict[str, list] = {}
+
+    def check_options(self, options: dict[str, Any], func: str) -> None:
+        """Refuse unknown option names and values outside their declared constraints."""
+        from .._validation import check, check_keys
+
+        check_keys(options, self.options, f"options for method {self.name!r}", func)
+        for key, value in options.items():
+            if self.options[key]:
+                check(value, key, func, self.options[key])
 
     def check_variant(self, variant: str | None, func: str) -> str:
         """The variant name (default: the first)."""
         if variant is None:
             return self.variants[0]
         if not isinstance(variant, str) or variant not in self.variants:
-            raise ValueError(f"The 'variant' parameter of {func} for method {self.name!r} must be "
+            raise InvalidParameterError(
+                f"The 'variant' parameter of {func} for method {self.name!r} must be "
                              f"one of {', '.join(map(repr, self.variants))}. "
                              f"Got {_fmt(variant)} instead.")
         return variant
@@ -250,11 +269,11 @@ def register(method: PruningMethod) -> PruningMethod:
 
 
 def get_method(name: Any, func: str) -> PruningMethod:
-    """The registered method ``name`` or a ValueError listing the choices."""
+    """The registered method ``name`` or an InvalidParameterError listing the choices."""
     if isinstance(name, PruningMethod):
         return name
     if not isinstance(name, str) or name not in PRUNING_METHODS:
-        raise ValueError(f"The 'method' parameter of {func} must be one of "
+        raise InvalidParameterError(f"The 'method' parameter of {func} must be one of "
                          f"{', '.join(map(repr, PRUNING_METHODS))}. Got {_fmt(name)} instead.")
     return PRUNING_METHODS[name]
 

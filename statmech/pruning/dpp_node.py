@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import InvalidParameterError, Options, Real
 from .base import register
 from .node_method import NodeContext, NodeMethod
 from .node_theory import all_subsets
@@ -30,7 +31,8 @@ def node_kernel(ctx: NodeContext, kernel: str = "linear", beta: float | None = N
                 jitter: float = 0.0, func: str = "prune") -> np.ndarray:
     """The DPP-node kernel (module docstring)."""
     if kernel not in KERNELS:
-        raise ValueError(f"The 'kernel' parameter of {func} must be one of 'linear', 'rbf'. "
+        raise InvalidParameterError(
+            f"The 'kernel' parameter of {func} must be one of 'linear', 'rbf'. "
                          f"Got {kernel!r} instead.")
     if kernel == "linear":
         L = np.array(ctx.pre_cov, dtype=float)
@@ -43,12 +45,14 @@ def node_kernel(ctx: NodeContext, kernel: str = "linear", beta: float | None = N
             med = float(np.median(off)) if off.size else 0.0
             beta = 1.0 / med if med > 0 else 1.0
         elif not (np.isfinite(beta) and beta > 0):
-            raise ValueError(f"The 'beta' parameter of {func} must be a finite float > 0. "
+            raise InvalidParameterError(
+                f"The 'beta' parameter of {func} must be a finite float > 0. "
                              f"Got {beta!r} instead.")
         L = np.exp(-beta * d2)
     if jitter:
         if not (np.isfinite(jitter) and jitter >= 0):
-            raise ValueError(f"The 'jitter' parameter of {func} must be a finite float >= 0. "
+            raise InvalidParameterError(
+                f"The 'jitter' parameter of {func} must be a finite float >= 0. "
                              f"Got {jitter!r} instead.")
         L = L + jitter * np.eye(L.shape[0])
     return 0.5 * (L + L.T)
@@ -57,6 +61,8 @@ def node_kernel(ctx: NodeContext, kernel: str = "linear", beta: float | None = N
 class DPPNode(NodeMethod):
     name = "dpp_node"
     variants = ("default",)
+    options = {"kernel": [Options(KERNELS)], "beta": [None, Real(0.0, closed="neither")],
+               "jitter": [Real(0.0)]}
     description = "k-DPP over units (linear Gram or RBF activation kernel), optional reweighting"
 
     def exact_distribution(self, ctx: NodeContext, k: int, variant: str, kernel: str = "linear",

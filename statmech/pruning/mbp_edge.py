@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import _fmt
+from .._validation import Boolean, InvalidParameterError, Real, _fmt
 from .base import Layer, PruningMethod, PruningResult, edge_result, register
 
 __all__ = ["MBPEdge", "MBP_EDGE", "gaussian_weighted_second_moment"]
@@ -62,6 +62,7 @@ class MBPEdge(PruningMethod):
     name = "mbp_edge"
     kind = "edge"
     variants = ("bernoulli",)
+    options = {"d": [None, Real(0.0)], "keep_diagonal": [Boolean()]}
     description = "randomised magnitude pruning: keep w with prob. 1 − exp(−w²/(dΨ)) (Guha 2023)"
 
     @staticmethod
@@ -73,7 +74,8 @@ class MBPEdge(PruningMethod):
             return float(d_for_fraction(c))
         if isinstance(d, bool) or not isinstance(d, int | float | np.floating | np.integer) \
                 or not math.isfinite(float(d)) or d < 0:
-            raise ValueError(f"The 'd' parameter of {func} for method 'mbp_edge' must be a "
+            raise InvalidParameterError(
+                f"The 'd' parameter of {func} for method 'mbp_edge' must be a "
                              f"finite float >= 0. Got {_fmt(d)} instead.")
         return float(d)
 
@@ -83,7 +85,7 @@ class MBPEdge(PruningMethod):
 
         unknown = set(options) - {"d", "keep_diagonal", "func", "reweight"}
         if unknown:
-            raise ValueError(f"prune with method 'mbp_edge' accepts the options 'd' and "
+            raise InvalidParameterError(f"prune with method 'mbp_edge' accepts the options 'd' and "
                              f"'keep_diagonal'. Got {sorted(unknown)}.")
         d = self.compression_parameter(keep / layer.D, options.get("d"))
         if options.get("d") is not None:

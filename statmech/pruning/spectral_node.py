@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import _fmt
+from .._validation import InvalidParameterError, Options, Real, _fmt
 from .base import register
 from .node_method import NodeContext, NodeMethod, deterministic
 
@@ -122,6 +122,10 @@ def information_loss(S: np.ndarray, W_out: np.ndarray, J: Any, tau: float | np.n
 class SpectralNode(NodeMethod):
     name = "spectral_node"
     variants = ("default",)
+    # tau's shape and kept's indices depend on the layer: checked in _params / _check_kept
+    options = {"tau": [None, Real(0.0, array=True), Options(("leverage",))],
+               "theta": [Real(0.0), Options((float("inf"),))],
+               "lam": [None, Real(0.0, closed="neither")], "kept": []}
     description = "greedy ridge-information-loss selection with reconstruction (Suzuki et al.)"
     reconstructs = True
 
@@ -132,24 +136,28 @@ class SpectralNode(NodeMethod):
         H = S.shape[0]
         if isinstance(tau, str):
             if tau != "leverage":
-                raise ValueError(f"The 'tau' parameter of {func} must be None, a finite float "
+                raise InvalidParameterError(
+                    f"The 'tau' parameter of {func} must be None, a finite float "
                                  f">= 0, an array of shape ({H},) or 'leverage'. Got {tau!r}.")
             tau = _leverage_tau(S, k, lam, func)
         elif tau is None:
             tau = default_tau(S)
         elif np.ndim(tau) == 0:
             if not (np.isfinite(tau) and tau >= 0):
-                raise ValueError(f"The 'tau' parameter of {func} must be a finite float >= 0. "
+                raise InvalidParameterError(
+                    f"The 'tau' parameter of {func} must be a finite float >= 0. "
                                  f"Got {tau!r} instead.")
             tau = float(tau)
         else:
             arr = np.asarray(tau, dtype=float)
             if arr.shape != (H,) or not np.all(np.isfinite(arr) & (arr >= 0)):
-                raise ValueError(f"The 'tau' parameter of {func} as an array must have shape "
+                raise InvalidParameterError(
+                    f"The 'tau' parameter of {func} as an array must have shape "
                                  f"({H},) with finite entries >= 0. Got {_fmt(tau)}.")
             tau = arr
         if not (theta == np.inf or (np.isfinite(theta) and theta >= 0)):
-            raise ValueError(f"The 'theta' parameter of {func} must be a finite float >= 0 or "
+            raise InvalidParameterError(
+                f"The 'theta' parameter of {func} must be a finite float >= 0 or "
                              f"inf (output-aware loss alone). Got {theta!r} instead.")
         return S, tau, float(theta)
 
@@ -205,7 +213,7 @@ def _leverage_tau(S: np.ndarray, k: int | None, lam: float | None, func: str) ->
                              f"with N̂(λ) = k; pass 'lam' (the ridge λ > 0) explicitly.")
         lam = lambda_for_width(S, k)
     elif not (np.isfinite(lam) and lam > 0):
-        raise ValueError(f"The 'lam' parameter of {func} must be a finite float > 0. "
+        raise InvalidParameterError(f"The 'lam' parameter of {func} must be a finite float > 0. "
                          f"Got {lam!r} instead.")
     return leverage_tau(S, float(lam), k)
 
@@ -214,7 +222,8 @@ def _check_kept(kept: Any, k: int, H: int, func: str) -> np.ndarray:
     J = np.asarray(kept)
     if (J.ndim != 1 or J.size != k or not np.issubdtype(J.dtype, np.integer)
             or np.unique(J).size != k or J.min() < 0 or J.max() >= H):
-        raise ValueError(f"The 'kept' parameter of {func} must be {k} distinct unit indices "
+        raise InvalidParameterError(
+            f"The 'kept' parameter of {func} must be {k} distinct unit indices "
                          f"(ints in [0, {H - 1}]). Got {_fmt(kept)}.")
     return np.sort(J.astype(int))
 

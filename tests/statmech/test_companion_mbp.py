@@ -321,9 +321,9 @@ def test_sketch_size_values():
     (lambda: sketch(np.ones((3, 3)), np.ones((2, 4)), np.ones((2, 3))), r"A with 3 columns"),
     (lambda: recover(np.ones((2, 3)), np.ones((2, 4)), np.ones((2, 4))), r"Y of shape"),
     (lambda: sm.prune("mbp_edge", np.ones((2, 5)), np.ones(2), keep=2, d=-1.0),
-     r"'d' parameter of prune for method 'mbp_edge' .* >= 0"),
+     r"'d' parameter of prune must be None or a finite float >= 0"),
     (lambda: sm.prune("mbp_edge", np.ones((2, 5)), np.ones(2), keep=2, alpha=1.0),
-     r"accepts the options 'd' and 'keep_diagonal'"),
+     r"Unknown options for method 'mbp_edge' of prune: 'alpha'. Allowed: 'd', 'keep_diagonal'"),
     (lambda: sm.prune("mbp_edge", np.ones((2, 5)), np.ones(2), keep=6), r"'keep' .* \[1, 5\]"),
 ])
 def test_bad_parameters_are_clear_errors(call, match):
