@@ -41,6 +41,7 @@ from .simulation import SIMULATION_METHODS, ReconstructionWarning, simulate
 from .trajectory import Trajectory
 from .weights_reconstruction import weights_from_order_parameters
 
+
 def _package_version() -> str:
     """The installed distribution's version (pyproject.toml is the one place it is written)."""
     from importlib.metadata import PackageNotFoundError, version
