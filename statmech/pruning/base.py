@@ -128,14 +128,14 @@ def parse_keep(keep: Any, total: int, what: str, func: str) -> int:
     msg = (f"The 'keep' parameter of {func} must be an int in [1, {total}] ({what}) or a float "
            f"fraction in (0, 1].")
     if isinstance(keep, bool | np.bool_) or not isinstance(keep, numbers.Real):
-        raise ValueError(f"{msg} Got {_fmt(keep)} instead.")
+        raise InvalidParameterError(f"{msg} Got {_fmt(keep)} instead.")
     if isinstance(keep, numbers.Integral):
         if not 1 <= keep <= total:
-            raise ValueError(f"{msg} Got {keep} instead.")
+            raise InvalidParameterError(f"{msg} Got {keep} instead.")
         return int(keep)
     f = float(keep)
     if not (math.isfinite(f) and 0.0 < f <= 1.0):
-        raise ValueError(f"{msg} Got {f!r} instead.")
+        raise InvalidParameterError(f"{msg} Got {f!r} instead.")
     return max(1, min(total, math.ceil(f * total - 1e-9)))
 
 

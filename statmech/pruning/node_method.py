@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import InvalidParameterError
 from .base import Layer, PruningMethod, PruningResult, node_result
 from .node_theory import (
     ENUMERATION_LIMIT,
@@ -61,8 +62,10 @@ class NodeContext:
     def cov_for(self, which: str, func: str) -> np.ndarray:
         cov = self.act_cov if which == "activations" else self.pre_cov
         if cov is None:
-            raise ValueError(f"{func}: this choice needs the activation covariance: pass "
-                             "'act_cov' (or activations) for the layer.")
+            raise InvalidParameterError(
+                f"The 'act_cov' parameter of {func} is needed by this choice (the activation "
+                "covariance of the layer's units; statmech.prune_student computes it for a "
+                "teacher-student layer). Got None.", func=func, param="act_cov")
         return cov
 
 
