@@ -4,6 +4,11 @@
 of parameters kept, every method, with and without reweighting, 5 seeds) and a CPU-sized
 teacher–student comparison (torch students, measured pruned loss against ``statmech``'s theory),
 writing CSV tables, ``config.json`` and figures to ``empirical-output/compare/``.
+
+Every mistake — a bad option value, a missing or malformed data file or checkpoint, an output
+path that cannot be written, a data set that does not fit the model — ends in one line on
+stderr naming the option (``empirical train: error: --epochs must be an int >= 1; got 2.5``)
+and exit status 2, checked before any training where possible.
 """
 
 from __future__ import annotations
@@ -19,8 +24,16 @@ import numpy as np
 from scipy import stats
 
 import statmech
+from statmech._validation import Integer, InvalidParameterError, check
+from statmech.cli_errors import (
+    OneLineArgumentParser,
+    check_output_path,
+    run_reporting,
+    subparser,
+)
 from statmech.style import method_style, new_figure, plain_log_ticks, save_figure
 
+from ._checks import check_device, check_sequence
 from .compare import (
     METHODS,
     REAL_DATA_DEFAULTS,
@@ -42,16 +55,40 @@ def load_data(spec: str, seed: int = 0):
     """A :class:`~empirical.data.Dataset` from a command-line spec (``DATA_HELP``)."""
     from .data import load_cifar10, load_digits, load_idx, load_mnist1d
 
-    name, _, where = spec.partition(":")
-    if name == "digits" and not where:
+    name, where = check_data_spec(spec)
+    if name == "digits":
         return load_digits(seed=seed)
-    if name == "mnist1d" and not where:
+    if name == "mnist1d":
         return load_mnist1d(standardise=True)
-    if name == "mnist" and where:
+    if name == "mnist":
         return load_idx(where)
-    if name == "cifar10" and where:
-        return load_cifar10(where)
-    raise ValueError(f"The '--data' option must be {DATA_HELP}. Got {spec!r}.")
+    return load_cifar10(where)
+
+
+def check_data_spec(spec: object, param: str = "data") -> tuple[str, str]:
+    """(name, directory) of a ``--data`` spec, or :class:`InvalidParameterError`."""
+    if isinstance(spec, str):
+        name, _, where = spec.partition(":")
+        if (name in ("digits", "mnist1d") and not where) or (name in ("mnist", "cifar10")
+                                                             and where):
+            return name, where
+    raise InvalidParameterError.build("load_data", param, DATA_HELP, spec)
+
+
+# ------------------------------------------------------------------------------ errors
+
+
+def _number(text: str) -> int | float:
+    """An int-valued option read leniently (``2.5`` reaches the declared constraint, which then
+    says what is allowed, instead of argparse's "invalid int value")."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
 def _keep(text: str) -> int | float:
@@ -59,30 +96,30 @@ def _keep(text: str) -> int | float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--keep must be a number, got {text!r}") from None
-    return int(value) if value >= 1 and value == int(value) else value
+    return int(value) if np.isfinite(value) and value >= 1 and value == int(value) else value
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``empirical``."""
-    p = argparse.ArgumentParser(prog="empirical", description=__doc__.split("\n\n")[0])
+    p = OneLineArgumentParser(prog="empirical", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train an MLP on a data set and save a checkpoint")
     t.add_argument("--data", default="digits", help=DATA_HELP + " (default digits)")
-    t.add_argument("--hidden", type=int, nargs="+", default=list(REAL_DATA_DEFAULTS["hidden"]),
-                   help="hidden widths (default 100)")
+    t.add_argument("--hidden", type=_number, nargs="+",
+                   default=list(REAL_DATA_DEFAULTS["hidden"]), help="hidden widths (default 100)")
     t.add_argument("--activation", default=REAL_DATA_DEFAULTS["activation"],
                    choices=["sigmoid", "relu", "erf", "linear"])
     t.add_argument("--init", default=REAL_DATA_DEFAULTS["init"], choices=["xavier", "default"])
-    t.add_argument("--epochs", type=int, default=REAL_DATA_DEFAULTS["epochs"])
-    t.add_argument("--batch-size", type=int, default=REAL_DATA_DEFAULTS["batch_size"])
+    t.add_argument("--epochs", type=_number, default=REAL_DATA_DEFAULTS["epochs"])
+    t.add_argument("--batch-size", type=_number, default=REAL_DATA_DEFAULTS["batch_size"])
     t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     t.add_argument("--lr", type=float, default=None,
                    help="learning rate (default 1e-3 Adam, 0.05 SGD)")
     t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
     t.add_argument("--stop-at-train-accuracy", type=float, default=None,
                    help="stop after the epoch whose training accuracy reaches this")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_number, default=0)
     t.add_argument("--float32", action="store_true", help="train in float32 (default float64)")
     t.add_argument("--device", default=None, help="torch device (default CUDA if present)")
     t.add_argument("--output", type=Path, default=Path("empirical-output/model.pt"),
@@ -95,23 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--method", default="dpp_node", choices=list(statmech.PRUNING_METHODS))
     r.add_argument("--keep", type=_keep, default=0.5,
                    help="units (node) or edges per unit (edge) kept, or a fraction (default 0.5)")
-    r.add_argument("--layer", type=int, default=0, help="hidden layer (0: first)")
+    r.add_argument("--layer", type=_number, default=0, help="hidden layer (0: first)")
     r.add_argument("--reweight", action="store_true",
                    help="least-squares reweighting (node: activations; edge: inputs)")
     r.add_argument("--fold", default="mean", choices=["mean", "bias", "none"])
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=_number, default=0)
     r.add_argument("--output", type=Path, default=None, help="write the pruned checkpoint")
 
     c = sub.add_parser("compare", help="theory vs experiment: digits and teacher-student")
     c.add_argument("--data", default="digits", help=DATA_HELP + " (default digits)")
-    c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
+    c.add_argument("--seeds", type=_number, nargs="+", default=[0, 1, 2, 3, 4],
                    help="real-data seeds (default 0..4)")
     c.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    c.add_argument("--finetune-epochs", type=int, default=0,
+    c.add_argument("--finetune-epochs", type=_number, default=0,
                    help="fine-tune every pruned network for this many epochs (default 0)")
-    c.add_argument("--ts-N", type=int, default=TS_DEFAULTS["N"],
+    c.add_argument("--ts-N", type=_number, default=TS_DEFAULTS["N"],
                    help=f"teacher-student input dimension (default {TS_DEFAULTS['N']})")
-    c.add_argument("--ts-seeds", type=int, default=len(TS_DEFAULTS["seeds"]),
+    c.add_argument("--ts-seeds", type=_number, default=len(TS_DEFAULTS["seeds"]),
                    help="teacher-student seeds (default 3)")
     c.add_argument("--skip-real-data", action="store_true")
     c.add_argument("--skip-teacher-student", action="store_true")
@@ -120,11 +157,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: API parameter names that differ from the dest of the option that sets them, per command.
+ALIASES = {
+    "train": {"sizes": "hidden", "directory": "data", "X": "data", "path": "output",
+              "checkpoint": "output"},
+    "prune": {"directory": "data", "X": "data", "path": "checkpoint"},
+    "compare": {"directory": "data", "X": "data", "N": "ts_N", "path": "output_dir"},
+}
+
+
+def _preflight(args: argparse.Namespace, fn: Any, names: tuple[str, ...]) -> None:
+    """Check option values against the declared constraints of the API function they feed
+    (``fn.__validated_params__``), before any data is loaded or any network trained."""
+    table = fn.__validated_params__
+    for name in names:
+        check(getattr(args, name), name, fn.__name__, table[name])
+
+
 def run_train(args: argparse.Namespace) -> int:
     """``empirical train``."""
     from .fit import save_checkpoint, train_classifier
     from .models import MLP
 
+    check_data_spec(args.data)
+    check_sequence(args.hidden, "hidden", "empirical train", [Integer(1)])
+    _preflight(args, train_classifier, ("epochs", "batch_size", "optimizer", "lr", "momentum",
+                                        "stop_at_train_accuracy", "seed"))
+    check_device(args.device, "train_classifier")
+    check_output_path(args.output, "output", "empirical train")
     data = load_data(args.data, seed=args.seed)
     sizes = [data.n_features, *args.hidden, data.n_classes]
     net = MLP(sizes, activation=args.activation, init=args.init, seed=args.seed)
@@ -146,9 +206,31 @@ def run_prune(args: argparse.Namespace) -> int:
     from .fit import evaluate, load_checkpoint, save_checkpoint
     from .pruning import count_parameters, prune_mlp
 
+    if args.data is not None:
+        check_data_spec(args.data)
+    _preflight(args, prune_mlp, ("keep", "layer"))
+    check(args.seed, "seed", "prune_mlp", [Integer(0)])
+    if args.output is not None:
+        check_output_path(args.output, "output", "empirical prune")
     net, record = load_checkpoint(args.checkpoint)
-    spec = args.data or record["config"].get("data", "digits")
-    data = load_data(spec, seed=record["config"].get("seed", 0))
+    config = record["config"]
+    spec = args.data or config.get("data", "digits")
+    seed = config.get("seed", 0)
+    if args.data is None:
+        try:
+            check_data_spec(spec)
+        except InvalidParameterError:
+            raise InvalidParameterError(
+                f"{args.checkpoint}: its config names the data {spec!r:.80}, which is not a "
+                "--data spec; give --data.", func="empirical prune", param="data") from None
+    if not Integer(0).accepts(seed):
+        seed = 0  # the seed of the digits split only; a bad stored one falls back to 0
+    data = load_data(spec, seed=seed)
+    if data.n_features != net.sizes[0] or data.n_classes > net.sizes[-1]:
+        raise InvalidParameterError(
+            f"the data {data.name!r} have {data.n_features} features and {data.n_classes} "
+            f"classes but the checkpoint's model {net.sizes} expects {net.sizes[0]} features "
+            f"and at most {net.sizes[-1]} classes.", func="empirical prune", param="data")
     net = net.to(next(net.parameters()).dtype).eval()
     kind = statmech.PRUNING_METHODS[args.method].kind
     mode = None if not args.reweight else ("activations" if kind == "node" else "preactivations")
@@ -250,7 +332,14 @@ def run_compare(args: argparse.Namespace) -> int:
     """``empirical compare``: tables, config.json and figures."""
     import pandas as pd
 
-    out = args.output_dir
+    if not args.skip_real_data:
+        check_data_spec(args.data)
+        check_sequence(args.seeds, "seeds", "empirical compare", [Integer(0)])
+        check(args.finetune_epochs, "finetune_epochs", "empirical compare", [Integer(0)])
+    if not args.skip_teacher_student:
+        check(args.ts_N, "ts_N", "empirical compare", [Integer(1)])
+        check(args.ts_seeds, "ts_seeds", "empirical compare", [Integer(1)])
+    out = check_output_path(args.output_dir, "output_dir", "empirical compare", directory=True)
     out.mkdir(parents=True, exist_ok=True)
     progress = False if args.quiet else None
     config: dict[str, Any] = {"command": " ".join(sys.argv), "statmech": statmech.__version__}
@@ -289,13 +378,22 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``empirical`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``empirical`` console script (exit status 2 on any usage error: one
+    line on stderr naming the option, :mod:`statmech.cli_errors`)."""
+    parser = build_parser()
     try:
-        return {"train": run_train, "prune": run_prune, "compare": run_compare}[args.command](
-            args)
-    except ValueError as exc:
-        print(f"empirical {args.command}: error: {exc}", file=sys.stderr)
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error already printed as one line (2)
+        return int(exc.code or 0)
+    prog = f"empirical {args.command}"
+    run = {"train": run_train, "prune": run_prune, "compare": run_compare}[args.command]
+    try:
+        return run_reporting(lambda: run(args), subparser(parser, args.command), prog=prog,
+                             aliases=ALIASES[args.command]) or 0
+    except OSError as exc:  # e.g. a disk full or a directory made read-only during the run
+        message = (f"{exc.strerror}: {exc.filename!r}" if exc.filename and exc.strerror
+                   else str(exc))
+        print(f"{prog}: error: {message}", file=sys.stderr)
         return 2
 
 

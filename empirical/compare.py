@@ -22,10 +22,26 @@ from typing import Any
 import numpy as np
 
 import statmech
+from statmech._validation import (
+    Boolean,
+    InstanceOf,
+    Integer,
+    InvalidParameterError,
+    Options,
+    Real,
+    check,
+    check_keys,
+    validate_params,
+)
 
-from .models import CommitteeMachine, order_parameters
-from .pruning import measure_loss, prune_committee
+from ._checks import DEVICE, PATH, check_device, check_sequence
+from .data import Dataset
+from .fit import OPTIMIZERS, train_classifier
+from .models import ACTIVATIONS, INITS, CommitteeMachine, order_parameters
+from .pruning import METHOD_NAMES, measure_loss, prune_committee
 from .training import train_online
+
+SEQUENCE = [InstanceOf((list, tuple), "a non-empty list or tuple")]
 
 __all__ = ["teacher_student_table", "real_data_table", "summarise", "REAL_DATA_DEFAULTS",
            "node_count_for_edges"]
@@ -34,6 +50,11 @@ METHODS = ("random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitud
            "dpp_node", "spectral_node")
 
 
+@validate_params({"N": [Integer(1)], "K": [Integer(1)], "M": [Integer(1)], "v_star": [Real()],
+                  "eta": [Real(0.0, closed="neither")], "alpha": [Real(0.0, closed="neither")],
+                  "noise": [Real(0.0)], "seeds": SEQUENCE, "levels": SEQUENCE,
+                  "methods": SEQUENCE, "n_masks": [Integer(1)], "n_samples": [Integer(1)]},
+                 func_name="teacher_student_table")
 def teacher_student_table(*, N: int = 200, K: int = 6, M: int = 2, v_star: float = 4.0,
                           eta: float = 0.5, alpha: float = 50.0, noise: float = 0.0,
                           seeds: tuple[int, ...] = (0, 1, 2), levels: tuple[int, ...] = (1, 3, 5),
@@ -49,6 +70,10 @@ def teacher_student_table(*, N: int = 200, K: int = 6, M: int = 2, v_star: float
     """
     import pandas as pd
 
+    func = "teacher_student_table"
+    seeds = check_sequence(seeds, "seeds", func, [Integer(0)])
+    levels = check_sequence(levels, "levels", func, [Integer(1, K)])
+    methods = check_sequence(methods, "methods", func, [Options(METHOD_NAMES)])
     rows = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
@@ -96,6 +121,8 @@ REAL_DATA_DEFAULTS: dict[str, Any] = {
 }
 
 
+@validate_params({"e": [Integer(0)], "H": [Integer(1)], "D": [Integer(1)], "C": [Integer(1)],
+                  "bias": [Boolean()]}, func_name="node_count_for_edges")
 def node_count_for_edges(e: int, H: int, D: int, C: int, bias: bool = True) -> int:
     """Units k whose parameter count matches e edges per unit (inverse of
     :func:`statmech.match_parameters`, rounded to the nearest unit, in [1, H])."""
@@ -104,6 +131,20 @@ def node_count_for_edges(e: int, H: int, D: int, C: int, bias: bool = True) -> i
     return int(min(max(k, 1), H))
 
 
+@validate_params({"data": [Options(("digits", "mnist1d")), InstanceOf(Dataset, "a Dataset")],
+                  "hidden": [None, *SEQUENCE], "activation": [None, Options(ACTIVATIONS)],
+                  "layer": [Integer(0)], "methods": SEQUENCE, "fractions": [None, *SEQUENCE],
+                  "reweight": SEQUENCE, "seeds": [None, *SEQUENCE],
+                  "epochs": [None, Integer(1)], "batch_size": [None, Integer(1)],
+                  "optimizer": [None, Options(OPTIMIZERS)],
+                  "lr": [None, Real(0.0, closed="neither")], "finetune_epochs": [Integer(0)],
+                  "kernel": [None, Options(("linear", "rbf"))],
+                  "beta": [None, Real(0.0, closed="neither")], "jitter": [None, Real(0.0)],
+                  "device": DEVICE, "progress": [None, Boolean()],
+                  "checkpoint_dir": [None, *PATH], "init": [None, Options(INITS)],
+                  "train_options": [None, InstanceOf(dict, "a dict")], "double": [Boolean()],
+                  "node_levels": [Options(("matched", "fraction"))]},
+                 func_name="real_data_table")
 def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = None,
                     activation: str | None = None, layer: int = 0,
                     methods: tuple[str, ...] = METHODS,
@@ -167,16 +208,22 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
     """
     import pandas as pd
 
-    from .data import Dataset, load_digits, load_mnist1d
-    from .fit import evaluate, save_checkpoint, train_classifier
+    from .data import load_digits, load_mnist1d
+    from .fit import evaluate, save_checkpoint
     from .models import MLP
     from .pruning import count_parameters, prune_mlp
 
+    func = "real_data_table"
     d = REAL_DATA_DEFAULTS
-    hidden = tuple(d["hidden"] if hidden is None else hidden)
+    hidden = check_sequence(d["hidden"] if hidden is None else hidden, "hidden", func,
+                            [Integer(1)])
     activation = d["activation"] if activation is None else activation
-    fractions = tuple(d["fractions"] if fractions is None else fractions)
-    seeds = tuple(d["seeds"] if seeds is None else seeds)
+    fractions = check_sequence(d["fractions"] if fractions is None else fractions, "fractions",
+                               func, [Real(0.0, 1.0, "right")])
+    seeds = check_sequence(d["seeds"] if seeds is None else seeds, "seeds", func,
+                           [Integer(0, 2**63 - 1)])
+    methods = check_sequence(methods, "methods", func, [Options(METHOD_NAMES)])
+    reweight = check_sequence(reweight, "reweight", func, [Boolean()], unique=True)
     epochs = d["epochs"] if epochs is None else epochs
     batch_size = d["batch_size"] if batch_size is None else batch_size
     optimizer = d["optimizer"] if optimizer is None else optimizer
@@ -185,31 +232,17 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
     jitter = d["jitter"] if jitter is None else jitter
     init = d["init"] if init is None else init
     train_options = dict(train_options or {})
-    for p in fractions:
-        if not 0 < p <= 1:
-            raise ValueError(f"The 'fractions' parameter of real_data_table must hold floats in "
-                             f"(0, 1]. Got {p!r}.")
-    if node_levels not in ("matched", "fraction"):
-        raise ValueError(f"The 'node_levels' parameter of real_data_table must be 'matched' or "
-                         f"'fraction'. Got {node_levels!r}.")
-    unknown = [m for m in methods if m not in statmech.PRUNING_METHODS]
-    if unknown:
-        raise ValueError(f"The 'methods' parameter of real_data_table has unknown methods "
-                         f"{unknown}; choose from {', '.join(statmech.PRUNING_METHODS)}.")
+    check_keys(train_options, ("momentum", "weight_decay", "stop_at_train_accuracy"),
+               "train_options key", func)
+    for key, value in train_options.items():  # train_classifier's own constraints, checked now
+        check(value, key, func, train_classifier.__validated_params__[key])
+    check(layer, "layer", func, [Integer(0, len(hidden) - 1)])
+    check_device(device, func)
     if isinstance(data, str):
         loaders = {"digits": lambda: load_digits(test_fraction=d["test_fraction"]),
                    "mnist1d": lambda: load_mnist1d(standardise=True)}
-        if data not in loaders:
-            raise ValueError(f"The 'data' parameter of real_data_table must be a Dataset or one "
-                             f"of 'digits', 'mnist1d'. Got {data!r}.")
         data = loaders[data]()
-    if not isinstance(data, Dataset):
-        raise ValueError(f"The 'data' parameter of real_data_table must be a Dataset or a name. "
-                         f"Got {type(data).__name__}.")
     sizes = [data.n_features, *hidden, data.n_classes]
-    if not 0 <= layer < len(hidden):
-        raise ValueError(f"The 'layer' parameter of real_data_table must be in "
-                         f"[0, {len(hidden) - 1}]. Got {layer!r}.")
     D, H, C = sizes[layer], sizes[layer + 1], sizes[layer + 2]
     config = {"data": data.name, "data_meta": data.meta, "sizes": sizes,
               "activation": activation, "layer": layer, "methods": list(methods),
@@ -281,6 +314,15 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
 def summarise(table: Any) -> Any:
     """Mean ± std (ddof 1) over seeds of :func:`real_data_table`'s rows, per method,
     reweighting and level."""
+    import pandas as pd
+
+    check(table, "table", "summarise", [InstanceOf(pd.DataFrame, "a pandas DataFrame")])
+    need = ("method", "reweight", "fraction", "test_error", "params_kept_pct")
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise InvalidParameterError.build(
+            "summarise", "table", "a table of real_data_table (columns "
+            + ", ".join(map(repr, need)) + ")", f"a DataFrame without {missing}")
     cols = [c for c in ("test_error", "test_error_finetuned", "params_kept_pct")
             if c in table.columns]
     g = table.groupby(["method", "reweight", "fraction"], sort=False)[cols]

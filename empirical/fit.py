@@ -12,7 +12,6 @@ configuration, and a ``config.json`` beside it; :func:`load_checkpoint` rebuilds
 from __future__ import annotations
 
 import json
-import math
 import os
 import pickle
 import tempfile
@@ -24,9 +23,19 @@ import torch
 from torch import nn
 
 from statmech._progress import ProgressBar
+from statmech._validation import (
+    Boolean,
+    InstanceOf,
+    Integer,
+    InvalidParameterError,
+    Options,
+    Real,
+    validate_params,
+)
 
-from .data import Dataset
-from .models import MLP
+from ._checks import DEVICE, PATH, check_device, check_memory
+from .data import Dataset, check_finite, check_labels
+from .models import ACTIVATIONS, MLP
 
 __all__ = ["train_classifier", "evaluate", "save_checkpoint", "load_checkpoint",
            "default_device", "OPTIMIZERS"]
@@ -49,18 +58,53 @@ def _loss(model_out: torch.Tensor, y: torch.Tensor, regression: bool) -> torch.T
     return nn.functional.cross_entropy(model_out, y)
 
 
+def _first_linear(model: nn.Module, func: str) -> nn.Linear:
+    first = next((m for m in model.modules() if isinstance(m, nn.Linear)), None)
+    if first is None:
+        raise InvalidParameterError.build(func, "model", "a network with a Linear layer",
+                                          type(model).__name__)
+    return first
+
+
+def check_inputs(model: nn.Module, X: Any, func: str, name: str = "X") -> None:
+    """Refuse inputs whose feature count differs from the model's input width (naming both)."""
+    first = _first_linear(model, func)
+    shape = tuple(X.shape) if hasattr(X, "shape") else np.shape(X)
+    if len(shape) != 2 or shape[1] != first.in_features:
+        got = f"{shape[1]} features (shape {shape})" if len(shape) == 2 else f"shape {shape}"
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must have {first.in_features} features (the "
+            f"model's input width) per row. Got {got}.", func=func, param=name,
+            allowed=f"data with {first.in_features} features (the model's input width)",
+            value=got)
+
+
+@validate_params({"model": [InstanceOf(nn.Module)], "X": [InstanceOf((np.ndarray, torch.Tensor,
+                                                                     list, tuple),
+                                                                    "a 2-D array")],
+                  "y": [InstanceOf((np.ndarray, torch.Tensor, list, tuple), "a 1-D array")],
+                  "regression": [Boolean()], "batch_size": [Integer(1)]}, func_name="evaluate")
 @torch.no_grad()
 def evaluate(model: nn.Module, X: Any, y: Any, *, regression: bool = False,
              batch_size: int = 4096) -> dict[str, float]:
     """Loss and (classification) error rate of ``model`` on (X, y).
 
     Returns ``{"loss": cross-entropy or ½·MSE, "error": misclassified fraction}`` (``error`` is
-    NaN for regression).
+    NaN for regression). Inputs whose width differs from the model's, labels of another length,
+    and (classification) labels outside the model's outputs are refused.
     """
-    dev = next(model.parameters()).device
-    dt = next(model.parameters()).dtype
+    func = "evaluate"
     X = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X)
     y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y)
+    check_inputs(model, X, func)
+    if y.dim() != 1 or len(y) != len(X) or len(y) == 0:
+        raise InvalidParameterError.build(func, "y", f"a 1-D array of {len(X)} labels (one per "
+                                          "row of X)", f"shape {tuple(y.shape)}")
+    if not regression:
+        out_dim = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
+        check_labels(y.cpu().numpy(), out_dim, "y", func, "y")
+    dev = next(model.parameters()).device
+    dt = next(model.parameters()).dtype
     total, wrong, n = 0.0, 0, len(y)
     for i in range(0, n, batch_size):
         xb = X[i:i + batch_size].to(dev, dt)
@@ -74,16 +118,13 @@ def evaluate(model: nn.Module, X: Any, y: Any, *, regression: bool = False,
     return {"loss": total / n, "error": float("nan") if regression else wrong / n}
 
 
-def _check(name: str, value: Any, low: float, integer: bool = False) -> Any:
-    ok = (not isinstance(value, bool)) and (
-        isinstance(value, int | np.integer) if integer else isinstance(value, int | float))
-    if not ok or not math.isfinite(value) or value < low:
-        kind = "an int" if integer else "a finite float"
-        raise ValueError(f"The '{name}' parameter of train_classifier must be {kind} >= {low}. "
-                         f"Got {value!r}.")
-    return value
-
-
+@validate_params({"model": [InstanceOf(MLP)], "data": [InstanceOf(Dataset)],
+                  "epochs": [Integer(1)], "batch_size": [Integer(1)],
+                  "optimizer": [Options(OPTIMIZERS)], "lr": [None, Real(0.0, closed="neither")],
+                  "momentum": [Real(0.0)], "weight_decay": [Real(0.0)], "seed": [Integer(0)],
+                  "device": DEVICE, "stop_at_train_accuracy": [None, Real(0.0, 1.0, "right")],
+                  "progress": [None, Boolean()], "checkpoint": [None, *PATH],
+                  "config": [None, InstanceOf(dict, "a dict")]}, func_name="train_classifier")
 def train_classifier(model: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 64,
                      optimizer: str = "adam", lr: float | None = None, momentum: float = 0.9,
                      weight_decay: float = 0.0, seed: int = 0, device: Any = None,
@@ -130,28 +171,31 @@ def train_classifier(model: MLP, data: Dataset, *, epochs: int = 30, batch_size:
     ValueError
         On bad parameters, and when the loss diverges (not finite): lower ``lr``.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"The 'optimizer' parameter of train_classifier must be 'adam' or "
-                         f"'sgd'. Got {optimizer!r}.")
-    _check("epochs", epochs, 1, integer=True)
-    _check("batch_size", batch_size, 1, integer=True)
+    func = "train_classifier"
+    check_device(device, func)
     lr = (1e-3 if optimizer == "adam" else 0.05) if lr is None else lr
-    if _check("lr", lr, 0.0) == 0:
-        raise ValueError(f"The 'lr' parameter of train_classifier must be > 0. Got {lr!r}.")
-    _check("momentum", momentum, 0.0)
-    _check("weight_decay", weight_decay, 0.0)
-    _check("seed", seed, 0, integer=True)
-    if stop_at_train_accuracy is not None and not 0 < stop_at_train_accuracy <= 1:
-        raise ValueError(f"The 'stop_at_train_accuracy' parameter of train_classifier must be "
-                         f"in (0, 1]. Got {stop_at_train_accuracy!r}.")
     regression = _is_regression(data)
     out_dim = model.sizes[-1]
-    if not regression and data.n_classes > out_dim:
-        raise ValueError(f"The data have {data.n_classes} classes but the model has {out_dim} "
-                         f"outputs (its last entry of 'sizes').")
+    for split in ("train", "test"):
+        X_s = np.asarray(getattr(data, f"X_{split}"))
+        y_s = np.asarray(getattr(data, f"y_{split}"))
+        if X_s.ndim != 2 or y_s.ndim != 1 or len(X_s) != len(y_s) or not len(y_s):
+            raise InvalidParameterError(
+                f"The 'data' parameter of train_classifier must hold 2-D inputs and 1-D labels "
+                f"of one length (not empty). Got X_{split} of shape {X_s.shape} and "
+                f"y_{split} of shape {y_s.shape}.", func=func, param="data",
+                allowed="a Dataset with 2-D inputs and 1-D labels of one length",
+                value=f"X_{split} {X_s.shape}, y_{split} {y_s.shape}")
+        check_finite(X_s, f"{data.name} X_{split}", func, "data")
+        if not regression:
+            check_labels(getattr(data, f"y_{split}"), out_dim, f"{data.name} y_{split}", func,
+                         "data")
     if model.sizes[0] != data.n_features:
-        raise ValueError(f"The data have {data.n_features} features but the model expects "
-                         f"{model.sizes[0]} (the first entry of 'sizes').")
+        raise InvalidParameterError(
+            f"The data have {data.n_features} features but the model expects "
+            f"{model.sizes[0]} (the first entry of 'sizes').", func=func, param="data",
+            allowed=f"a Dataset with {model.sizes[0]} features (the model's input width)",
+            value=f"{data.name!r} with {data.n_features} features")
     device = default_device() if device is None else device
     model.to(device)
     dt = next(model.parameters()).dtype
@@ -215,6 +259,9 @@ def _atomic(path: Path, write) -> None:
             os.unlink(tmp)
 
 
+@validate_params({"path": PATH, "model": [InstanceOf(MLP)],
+                  "config": [None, InstanceOf(dict, "a dict")],
+                  "history": [None, InstanceOf(dict, "a dict")]}, func_name="save_checkpoint")
 def save_checkpoint(path: str | Path, model: MLP, config: dict | None = None,
                     history: dict | None = None) -> Path:
     """``torch.save`` of the model's state, architecture and run configuration, atomically,
@@ -244,20 +291,129 @@ def save_checkpoint(path: str | Path, model: MLP, config: dict | None = None,
     return path
 
 
+#: What :func:`save_checkpoint` writes, and so all :func:`load_checkpoint` accepts.
+CHECKPOINT_KEYS = ("state_dict", "architecture", "config", "history")
+ARCHITECTURE_KEYS = ("sizes", "activation", "bias")
+WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+class _Malformed(Exception):
+    """A checkpoint's content is not what :func:`save_checkpoint` writes (internal)."""
+
+
+def _expected_shapes(sizes: list[int], bias: bool) -> dict[str, tuple[int, ...]]:
+    """The state-dict keys and tensor shapes of ``MLP(sizes, bias=bias)``: Linear i sits at
+    index 2i of the Sequential (activations in between)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        shapes[f"{2 * i}.weight"] = (b, a)
+        if bias:
+            shapes[f"{2 * i}.bias"] = (b,)
+    return shapes
+
+
+def _check_record(state: Any) -> tuple[list[int], str, bool, torch.dtype]:
+    """Everything :func:`load_checkpoint` needs, checked against the stored tensors before any
+    network is built; raises :class:`_Malformed` with what is wrong."""
+    if not isinstance(state, dict):
+        raise _Malformed(f"the payload is a {type(state).__name__}, not a dict")
+    keys = set(state)
+    if keys != set(CHECKPOINT_KEYS):
+        missing = [k for k in CHECKPOINT_KEYS if k not in keys]
+        extra = sorted(map(repr, keys - set(CHECKPOINT_KEYS)))
+        raise _Malformed("its keys must be " + ", ".join(map(repr, CHECKPOINT_KEYS))
+                         + (f"; missing {', '.join(map(repr, missing))}" if missing else "")
+                         + (f"; unexpected {', '.join(extra)}" if extra else ""))
+    arch = state["architecture"]
+    if not isinstance(arch, dict) or set(arch) != set(ARCHITECTURE_KEYS):
+        shown = sorted(map(repr, arch)) if isinstance(arch, dict) else type(arch).__name__
+        raise _Malformed(f"'architecture' must be a dict with keys 'sizes', 'activation', "
+                         f"'bias'; got {shown}")
+    sizes, activation, bias = arch["sizes"], arch["activation"], arch["bias"]
+    if (not isinstance(sizes, list | tuple) or len(sizes) < 2
+            or not all(Integer(1).accepts(w) for w in sizes)):
+        raise _Malformed(f"architecture 'sizes' must be a list of at least two ints >= 1; got "
+                         f"{sizes!r:.80}")
+    sizes = [int(w) for w in sizes]
+    if not Options(ACTIVATIONS).accepts(activation):
+        raise _Malformed(f"architecture 'activation' must be one of "
+                         f"{', '.join(map(repr, ACTIVATIONS))}; got {activation!r:.80}")
+    if not Boolean().accepts(bias):
+        raise _Malformed(f"architecture 'bias' must be a bool; got {bias!r:.80}")
+    for key in ("config", "history"):
+        if not isinstance(state[key], dict):
+            raise _Malformed(f"{key!r} must be a dict; got {type(state[key]).__name__}")
+    weights = state["state_dict"]
+    if not isinstance(weights, dict) or not weights:
+        raise _Malformed("'state_dict' must be a non-empty dict of tensors")
+    expected = _expected_shapes(sizes, bool(bias))
+    if set(weights) != set(expected):
+        missing = [k for k in expected if k not in weights]
+        extra = sorted(map(repr, set(weights) - set(expected)))
+        raise _Malformed(f"'state_dict' does not match the declared sizes {sizes}"
+                         + (f"; missing {', '.join(map(repr, missing))}" if missing else "")
+                         + (f"; unexpected {', '.join(extra)}" if extra else ""))
+    dtypes = set()
+    for key, shape in expected.items():
+        t = weights[key]
+        if not isinstance(t, torch.Tensor):
+            raise _Malformed(f"state_dict[{key!r}] is a {type(t).__name__}, not a tensor")
+        if tuple(t.shape) != shape:
+            raise _Malformed(f"state_dict[{key!r}] has shape {tuple(t.shape)} but the declared "
+                             f"sizes {sizes} need {shape}")
+        if t.dtype not in WEIGHT_DTYPES:
+            raise _Malformed(f"state_dict[{key!r}] has dtype {t.dtype}; expected a floating "
+                             "dtype")
+        if t.is_sparse or t.layout != torch.strided or not t.is_contiguous() or (
+                t.untyped_storage().nbytes() < t.numel() * t.element_size()):
+            raise _Malformed(f"state_dict[{key!r}] is not a plain dense tensor")
+        if not bool(torch.isfinite(t).all()):
+            raise _Malformed(f"state_dict[{key!r}] holds NaN or infinite values")
+        dtypes.add(t.dtype)
+    if len(dtypes) != 1:
+        raise _Malformed(f"the tensors mix dtypes {sorted(map(str, dtypes))}")
+    return sizes, activation, bool(bias), dtypes.pop()
+
+
+@validate_params({"path": PATH, "device": DEVICE}, func_name="load_checkpoint")
 def load_checkpoint(path: str | Path, device: Any = "cpu") -> tuple[MLP, dict]:
     """The network of a :func:`save_checkpoint` file and its stored record (``config``,
     ``history``, ``architecture``). Only tensors and plain data are unpickled
-    (``weights_only=True``)."""
+    (``weights_only=True``).
+
+    The record is checked before any network is built: exactly the keys
+    :func:`save_checkpoint` writes, an architecture of the right types, and one dense, finite
+    floating tensor of the declared shape per layer (so a small file declaring huge sizes is
+    refused without allocating them); the declared sizes must also fit in the available
+    memory. Anything else raises :class:`statmech.InvalidParameterError` naming the file.
+    """
+    func = "load_checkpoint"
+    check_device(device, func)
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"load_checkpoint: no checkpoint file at {str(path)!r}.")
+        raise InvalidParameterError.build(func, "path", "an existing checkpoint file",
+                                          str(path))
+
+    def refuse(why: str) -> InvalidParameterError:
+        return InvalidParameterError(
+            f"load_checkpoint: {str(path)!r} is not a checkpoint written by "
+            f"empirical.save_checkpoint ({why}).", func=func, param="path",
+            allowed="a checkpoint written by empirical.save_checkpoint",
+            value=f"{str(path)!r} ({why})")
+
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-        arch = state["architecture"]
-        model = MLP(arch["sizes"], activation=arch["activation"], bias=arch["bias"])
-        dt = next(iter(state["state_dict"].values())).dtype
-        model.to(dt).load_state_dict(state["state_dict"])
     except (KeyError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"load_checkpoint: {str(path)!r} is not a checkpoint written by "
-                         f"empirical.save_checkpoint ({exc}).") from None
+        raise refuse(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    except Exception as exc:  # noqa: BLE001 - any other failure to read the file is a bad file
+        raise refuse(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                     ) from None
+    try:
+        sizes, activation, bias, dt = _check_record(state)
+    except _Malformed as exc:
+        raise refuse(str(exc)) from None
+    # the stored tensors are in memory already; the network will hold one more copy
+    check_memory(sizes, 2 * torch.empty((), dtype=dt).element_size(), "path", func, bias=bias)
+    model = MLP(sizes, activation=activation, bias=bias)
+    model.to(dt).load_state_dict(state["state_dict"])
     return model.to(device), {k: state[k] for k in ("config", "history", "architecture")}

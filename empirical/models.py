@@ -17,10 +17,22 @@ import torch
 from torch import nn
 
 import statmech
+from statmech._validation import (
+    ArrayLike,
+    Boolean,
+    InstanceOf,
+    Integer,
+    InvalidParameterError,
+    Options,
+    validate_params,
+)
+
+from ._checks import DEVICE, check_device, check_memory
 
 __all__ = ["CommitteeMachine", "MLP", "order_parameters", "ACTIVATIONS"]
 
 ACTIVATIONS = ("erf", "relu", "linear", "sigmoid")
+INITS = ("default", "xavier")
 
 
 def _g(name: str, x: torch.Tensor) -> torch.Tensor:
@@ -33,11 +45,25 @@ def _g(name: str, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _check_activation(name: Any, func: str) -> str:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"The 'activation' parameter of {func} must be one of "
-                         f"{', '.join(map(repr, ACTIVATIONS))}. Got {name!r} instead.")
-    return name
+#: A seed of torch's generator: None or an int torch accepts.
+TORCH_SEED = [None, Integer(0, 2**63 - 1)]
+#: Initial weights given to a CommitteeMachine.
+WEIGHTS = [None, ArrayLike(), InstanceOf(torch.Tensor, "a torch tensor")]
+
+
+def check_sizes(sizes: Any, func: str, name: str = "sizes") -> list[int]:
+    """Layer widths: a list or tuple of at least two ints >= 1 (bools and floats such as 2.5
+    are refused, never rounded)."""
+    allowed = "a list of at least two ints >= 1 (input width first, output last)"
+    if isinstance(sizes, np.ndarray) and sizes.ndim == 1:
+        sizes = sizes.tolist()
+    if not isinstance(sizes, list | tuple) or len(sizes) < 2:
+        raise InvalidParameterError.build(func, name, allowed, sizes)
+    for i, width in enumerate(sizes):
+        if not Integer(1).accepts(width):
+            raise InvalidParameterError.build(func, name, allowed, sizes,
+                                              f"Entry {i} is {width!r}.")
+    return [int(w) for w in sizes]
 
 
 class CommitteeMachine(nn.Module):
@@ -59,16 +85,22 @@ class CommitteeMachine(nn.Module):
         Tensor options and the seed of the default initialisation.
     """
 
+    @validate_params({"N": [Integer(1)], "K": [Integer(1)], "ensemble": [Integer(1)],
+                      "activation": [Options(ACTIVATIONS)], "W": WEIGHTS, "v": WEIGHTS,
+                      "train_second_layer": [Boolean()],
+                      "dtype": [Options((torch.float64, torch.float32))], "device": DEVICE,
+                      "seed": TORCH_SEED}, func_name="CommitteeMachine")
     def __init__(self, N: int, K: int, *, ensemble: int = 1, activation: str = "erf",
                  W: Any = None, v: Any = None, train_second_layer: bool = True,
                  dtype: torch.dtype = torch.float64, device: Any = "cpu",
                  seed: int | None = 0) -> None:
         super().__init__()
-        if N < 1 or K < 1 or ensemble < 1:
-            raise ValueError(f"CommitteeMachine needs N, K, ensemble >= 1. Got N={N}, K={K}, "
-                             f"ensemble={ensemble}.")
+        func = "CommitteeMachine"
+        check_device(device, func)
+        check_memory([ensemble * N, K, 1], 2 * torch.empty((), dtype=dtype).element_size(),
+                     "N", func, bias=False)
         self.N, self.K, self.E = int(N), int(K), int(ensemble)
-        self.activation = _check_activation(activation, "CommitteeMachine")
+        self.activation = activation
         gen = torch.Generator(device="cpu")
         if seed is not None:
             gen.manual_seed(int(seed))
@@ -78,15 +110,15 @@ class CommitteeMachine(nn.Module):
         if tuple(W.shape) == (K, N):
             W = W.expand(self.E, K, N)
         if tuple(W.shape) != (self.E, K, N):
-            raise ValueError(f"The 'W' parameter of CommitteeMachine must have shape ({K}, {N}) "
-                             f"or ({self.E}, {K}, {N}). Got {tuple(W.shape)}.")
+            raise InvalidParameterError.build(
+                func, "W", f"an array of shape ({K}, {N}) or ({self.E}, {K}, {N})", W)
         v = torch.ones((self.E, K), dtype=dtype) if v is None else torch.as_tensor(
             np.array(v) if not torch.is_tensor(v) else v, dtype=dtype)
         if tuple(v.shape) == (K,):
             v = v.expand(self.E, K)
         if tuple(v.shape) != (self.E, K):
-            raise ValueError(f"The 'v' parameter of CommitteeMachine must have shape ({K},) or "
-                             f"({self.E}, {K}). Got {tuple(v.shape)}.")
+            raise InvalidParameterError.build(
+                func, "v", f"an array of shape ({K},) or ({self.E}, {K})", v)
         self.W = nn.Parameter(W.clone().to(device))
         if train_second_layer:
             self.v = nn.Parameter(v.clone().to(device))
@@ -124,15 +156,13 @@ class MLP(nn.Sequential):
         global generator.
     """
 
+    @validate_params({"activation": [Options(ACTIVATIONS)], "bias": [Boolean()],
+                      "init": [Options(INITS)], "seed": TORCH_SEED}, func_name="MLP")
     def __init__(self, sizes: list[int], activation: str = "relu", bias: bool = True,
                  init: str = "default", seed: int | None = None) -> None:
-        if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
-            raise ValueError(f"The 'sizes' parameter of MLP must list at least two layer widths "
-                             f">= 1. Got {sizes!r}.")
-        act = _check_activation(activation, "MLP")
-        if init not in ("default", "xavier"):
-            raise ValueError(f"The 'init' parameter of MLP must be 'default' or 'xavier'. "
-                             f"Got {init!r}.")
+        sizes = check_sizes(sizes, "MLP")
+        check_memory(sizes, 4, "sizes", "MLP", bias=bias)  # float32 parameters
+        act = activation
         layers: list[nn.Module] = []
         with torch.random.fork_rng(devices=[], enabled=seed is not None):
             if seed is not None:
@@ -164,12 +194,19 @@ class _Activation(nn.Module):
         return self.name
 
 
+@validate_params({"student": [InstanceOf(CommitteeMachine)],
+                  "teacher": [InstanceOf(CommitteeMachine)]}, func_name="order_parameters")
 def order_parameters(student: CommitteeMachine,
                      teacher: CommitteeMachine) -> statmech.OrderParameters:
     """Q = WWᵀ/N, R = WW*ᵀ/N, T = W*W*ᵀ/N, v, v* of a student and teacher (batched over E)."""
     if student.N != teacher.N:
-        raise ValueError(f"order_parameters: student N = {student.N} but teacher N = "
-                         f"{teacher.N}.")
+        raise InvalidParameterError.build(
+            "order_parameters", "teacher", f"a CommitteeMachine with N = {student.N} (the "
+            "student's)", f"N = {teacher.N}")
+    if teacher.E not in (1, student.E):
+        raise InvalidParameterError.build(
+            "order_parameters", "teacher", f"a CommitteeMachine with 1 or {student.E} members",
+            f"{teacher.E} members")
     with torch.no_grad():
         W = student.W.detach().cpu().double().numpy()
         Ws = teacher.W.detach().cpu().double().numpy()

@@ -34,18 +34,49 @@ from torch import nn
 from torch.nn.utils import prune as tprune
 
 import statmech
+from statmech._validation import (
+    ArrayLike,
+    InstanceOf,
+    Integer,
+    InvalidParameterError,
+    Options,
+    Real,
+    Seed,
+    check,
+    check_keys,
+    validate_params,
+)
 
-from .models import MLP, _g
+from .models import MLP, CommitteeMachine, _g
 
 __all__ = ["layer_statistics", "prune_mlp", "count_parameters", "prune_committee", "measure_loss"]
 
 FOLDS = ("mean", "bias", "none")
+METHOD_NAMES = tuple(statmech.PRUNING_METHODS)
+REWEIGHTS = (None, "activations", "preactivations")
+#: Method options :func:`prune_mlp` and :func:`prune_committee` pass on to
+#: :func:`statmech.prune` (a misspelt option is refused, not ignored): each method's own
+#: declaration, ``statmech.PRUNING_METHODS[name].options``.
+METHOD_OPTIONS = {name: tuple(m.options) for name, m in statmech.PRUNING_METHODS.items()}
+#: Data statistics a caller may give :func:`prune_mlp` instead of (or besides) ``X``.
+STATISTICS = ("act_cov", "pre_cov", "input_cov", "act_mean")
+KEEP = [Integer(1), Real(0.0, 1.0, "right")]
+DATA = [None, ArrayLike(ndim=2), InstanceOf(torch.Tensor, "a 2-D torch tensor")]
+
+
+def _check_options(method: str, options: dict, func: str, extra: tuple[str, ...] = ()) -> None:
+    check_keys(options, METHOD_OPTIONS.get(method, ()) + extra, "option", f"{func} ({method!r})")
+
+
+def _check_keep(keep: Any, limit: int, func: str) -> None:
+    check(keep, "keep", func, [Integer(1, limit), Real(0.0, 1.0, "right")])
 
 
 def _linears(model: MLP) -> list[nn.Linear]:
     return [m for m in model if isinstance(m, nn.Linear)]
 
 
+@validate_params({"model": [InstanceOf(nn.Module)]}, func_name="count_parameters")
 def count_parameters(model: nn.Module) -> int:
     """Non-zero-able parameters: masked weights count only their kept entries; biases count."""
     total = 0
@@ -59,19 +90,36 @@ def count_parameters(model: nn.Module) -> int:
     return total
 
 
+def _check_layer_and_data(model: MLP, layer: Any, X: Any, func: str) -> list[nn.Linear]:
+    lin = _linears(model)
+    if len(lin) < 2:
+        raise InvalidParameterError.build(func, "model", "an MLP with a hidden layer",
+                                          f"an MLP with sizes {getattr(model, 'sizes', '?')}")
+    check(layer, "layer", func, [Integer(0, len(lin) - 2)])
+    if X is not None:
+        from .fit import check_inputs
+
+        check_inputs(model, X, func)
+        if len(X) == 0:
+            raise InvalidParameterError.build(func, "X", "a non-empty 2-D array",
+                                              f"shape {tuple(X.shape)}")
+    return lin
+
+
+@validate_params({"model": [InstanceOf(MLP)], "layer": [Integer(0)],
+                  "X": [ArrayLike(ndim=2), InstanceOf(torch.Tensor, "a 2-D torch tensor")]},
+                 func_name="layer_statistics")
 @torch.no_grad()
 def layer_statistics(model: MLP, layer: int, X: Any) -> dict[str, np.ndarray]:
     """Statistics of hidden layer ``layer`` (0 = the first Linear's outputs) over inputs X.
 
     Returns ``act_cov`` (uncentred covariance of the activations), ``pre_cov`` (of the
     pre-activations), ``act_mean``, and ``input_cov`` (uncentred covariance of the layer's
-    inputs).
+    inputs). X must have the model's input width (checked, both sizes named).
     """
-    lin = _linears(model)
-    if not 0 <= layer < len(lin) - 1:
-        raise ValueError(f"The 'layer' parameter of prune_mlp must be an int in "
-                         f"[0, {len(lin) - 2}] (a hidden layer). Got {layer!r}.")
-    h = torch.as_tensor(np.asarray(X), dtype=lin[0].weight.dtype)
+    lin = _check_layer_and_data(model, layer, X, "layer_statistics")
+    h = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X,
+                        dtype=lin[0].weight.dtype, device=lin[0].weight.device)
     for i, m in enumerate(lin):
         if i == layer:
             inp = h
@@ -83,12 +131,16 @@ def layer_statistics(model: MLP, layer: int, X: Any) -> dict[str, np.ndarray]:
 
     def cov(a: torch.Tensor) -> np.ndarray:
         a = a.double()
-        return (a.T @ a / P).numpy()
+        return (a.T @ a / P).cpu().numpy()
 
-    return {"act_cov": cov(act), "pre_cov": cov(pre), "act_mean": act.double().mean(0).numpy(),
-            "input_cov": cov(inp)}
+    return {"act_cov": cov(act), "pre_cov": cov(pre),
+            "act_mean": act.double().mean(0).cpu().numpy(), "input_cov": cov(inp)}
 
 
+@validate_params({"model": [InstanceOf(MLP)], "method": [Options(METHOD_NAMES)], "keep": KEEP,
+                  "layer": [Integer(0)], "X": DATA, "variant": [None, InstanceOf(str, "a str")],
+                  "seed": [Seed()], "reweight": [Options(REWEIGHTS)],
+                  "fold": [Options(FOLDS)]}, func_name="prune_mlp")
 def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = None,
               variant: str | None = None, seed: Any = 0, reweight: str | None = None,
               fold: str = "mean", **options: Any) -> tuple[MLP, statmech.PruningResult]:
@@ -115,18 +167,23 @@ def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = No
     -------
     (MLP, PruningResult)
     """
-    if fold not in FOLDS:
-        raise ValueError(f"The 'fold' parameter of prune_mlp must be one of 'mean', 'bias', "
-                         f"'none'. Got {fold!r} instead.")
-    m = statmech.PRUNING_METHODS.get(method)
-    if m is None:
-        raise ValueError(f"The 'method' parameter of prune_mlp must be one of "
-                         f"{', '.join(map(repr, statmech.PRUNING_METHODS))}. Got {method!r}.")
+    func = "prune_mlp"
+    m = statmech.PRUNING_METHODS[method]
+    _check_options(method, options, func, STATISTICS)
+    _check_layer_and_data(model, layer, X, func)
+    if variant is not None:
+        check(variant, "variant", func, [Options(m.variants)])
+    if m.kind == "node":
+        _check_keep(keep, model.sizes[layer + 1], func)
+    else:
+        _check_keep(keep, model.sizes[layer], func)
+    if X is None and fold == "mean" and m.kind == "node":
+        raise InvalidParameterError(
+            "prune_mlp with fold='mean' needs the data X (the removed units' mean "
+            "activations); pass X or fold='bias' / 'none'.", func=func, param="X",
+            allowed="a 2-D array when fold='mean' and the method is a node method", value="None")
     new = copy.deepcopy(model)
     lin = _linears(new)
-    if not 0 <= layer < len(lin) - 1:
-        raise ValueError(f"The 'layer' parameter of prune_mlp must be an int in "
-                         f"[0, {len(lin) - 2}] (a hidden layer). Got {layer!r}.")
     first, nxt = lin[layer], lin[layer + 1]
     W = first.weight.detach().double().cpu().numpy()
     W_out = nxt.weight.detach().double().cpu().numpy()
@@ -137,9 +194,6 @@ def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = No
         stats = layer_statistics(model, layer, X)
         if m.kind == "edge" and method != "dpp_edge" and reweight is None:
             stats.pop("input_cov")
-    elif fold == "mean" and m.kind == "node":
-        raise ValueError("prune_mlp with fold='mean' needs the data X (the removed units' mean "
-                         "activations); pass X or fold='bias' / 'none'.")
     intercept = m.kind == "node" and reweight == "activations" and fold == "mean"
     if intercept:
         # least squares *with intercept*: regress on centred activations, then fold the means
@@ -196,6 +250,10 @@ def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = No
     return out, res
 
 
+@validate_params({"student": [InstanceOf(CommitteeMachine)], "method": [Options(METHOD_NAMES)],
+                  "keep": KEEP, "member": [Integer(0)], "n_masks": [Integer(1)],
+                  "variant": [None, InstanceOf(str, "a str")], "seed": [Seed()],
+                  "reweight": [Options(REWEIGHTS)]}, func_name="prune_committee")
 def prune_committee(student: Any, method: str, *, keep: Any, member: int = 0,
                     n_masks: int = 1, variant: str | None = None, seed: Any = 0,
                     reweight: str | None = None, **options: Any):
@@ -205,8 +263,13 @@ def prune_committee(student: Any, method: str, *, keep: Any, member: int = 0,
     The statistics are those of isotropic Gaussian inputs (:func:`statmech.prune_student`):
     Q for the linear DPP kernel, I2 for reweighting, the RBF kernel and spectral pruning.
     """
-    from .models import CommitteeMachine
-
+    func = "prune_committee"
+    m = statmech.PRUNING_METHODS[method]
+    _check_options(method, options, func)
+    check(member, "member", func, [Integer(0, student.E - 1)])
+    if variant is not None:
+        check(variant, "variant", func, [Options(m.variants)])
+    _check_keep(keep, student.K if m.kind == "node" else student.N, func)
     W = student.W[member].detach().double().cpu().numpy()
     v = student.v[member].detach().double().cpu().numpy()
     res = statmech.prune_student(method, W, v, keep=keep, activation=student.activation,
@@ -219,6 +282,10 @@ def prune_committee(student: Any, method: str, *, keep: Any, member: int = 0,
     return pruned, res
 
 
+@validate_params({"student": [InstanceOf(CommitteeMachine)],
+                  "teacher": [InstanceOf(CommitteeMachine)], "n_samples": [Integer(1)],
+                  "noise": [Real(0.0)], "seed": [Integer(0)], "chunk": [Integer(1)]},
+                 func_name="measure_loss")
 @torch.no_grad()
 def measure_loss(student: Any, teacher: Any, n_samples: int = 10_000, noise: float = 0.0,
               seed: int = 0, chunk: int = 2000) -> np.ndarray:
@@ -228,6 +295,10 @@ def measure_loss(student: Any, teacher: Any, n_samples: int = 10_000, noise: flo
     labels carry output noise and the expectation is ε_g + σ²/2. Every member gets its own
     inputs; the teacher may have one member (shared) or as many as the student.
     """
+    if teacher.N != student.N or teacher.E not in (1, student.E):
+        raise InvalidParameterError.build(
+            "measure_loss", "teacher", f"a CommitteeMachine with N = {student.N} and 1 or "
+            f"{student.E} members (the student's)", f"N = {teacher.N}, {teacher.E} members")
     gen = torch.Generator(device=student.W.device).manual_seed(int(seed))
     total = torch.zeros(student.E, dtype=student.W.dtype, device=student.W.device)
     done = 0

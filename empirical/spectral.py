@@ -295,7 +295,8 @@ def _prune_one(net: MLP, method: str, k: int, X: np.ndarray, seed: int, tau: Any
         tau_val = default_tau(S) if tau is None else float(tau)
         return prune_mlp(net, "spectral_node", keep=k, X=None, fold="none", act_cov=S,
                          tau=tau_val, kept=J)[0]
-    return prune_mlp(net, method, keep=k, X=X, seed=[seed, k, 2], fold=fold)[0]
+    return prune_mlp(net, method, keep=k, X=X, seed=np.random.SeedSequence([seed, k, 2]),
+                     fold=fold)[0]
 
 
 def compare_node_methods(data: Any = "digits", hidden: int = 256,

@@ -28,92 +28,127 @@ def _seed(seed: int) -> int:
     return int(seed) % (2**31)
 
 
+def _data_spec(config: dict, func: str) -> None:
+    """Cross-check of the real-data computations: the ``data`` spec (before any point runs)."""
+    from .cli import check_data_spec
+
+    check_data_spec(config["data"])
+
+
+def teacher_student(config: dict, seed: int):
+    """Torch students trained online, pruned, measured against statmech's theory."""
+    from .compare import teacher_student_table
+
+    cfg = {k: v for k, v in config.items() if k != "replicate"}
+    cfg["levels"] = tuple(cfg["levels"])
+    cfg["methods"] = tuple(cfg["methods"])
+    table = teacher_student_table(seeds=(_seed(seed),), **cfg)
+    table["z"] = (table.eg_measured - table.theory_finite_n) / table.eg_measured_se
+    return table
+
+
+def real_data(config: dict, seed: int):
+    """One seed of the real-data pruning comparison (test error vs parameters kept)."""
+    from .compare import real_data_table
+
+    table = real_data_table(config["data"], hidden=tuple(config["hidden"]),
+                            activation=config["activation"],
+                            methods=tuple(config["methods"]),
+                            fractions=tuple(config["fractions"]), seeds=(_seed(seed),),
+                            epochs=int(config["epochs"]),
+                            finetune_epochs=int(config["finetune_epochs"]), progress=False)
+    table["data"] = config["data"]
+    table.attrs = {}
+    return table
+
+
+def mbp_bound(config: dict, seed: int):
+    """Guha et al.'s MBP bound terms on a digits ReLU MLP (pixels in [0, 1], 70/30)."""
+    import pandas as pd
+
+    from statmech.companion import predicted_max_row_nonzeros, row_col_counts
+
+    from . import bounds as B
+    from .fit import train_classifier
+    from .models import MLP
+
+    s = _seed(seed)
+    data = B.digits_unit_interval(seed=s % 1000)
+    net = MLP([64, *config["hidden"], 10], activation="relu", seed=s)
+    train_classifier(net, data, epochs=int(config["epochs"]), batch_size=200, lr=1e-3,
+                     seed=s, device="cpu", progress=False)
+    net.eval()
+    rows = []
+    for d in config["d_values"]:
+        gb = B.generalization_bound(net, data.X_train, data.y_train, float(d), seed=s,
+                                    X_test=data.X_test, y_test=data.y_test)
+        lins = B._linears(B.mbp_prune_mlp(net, float(d), seed=s))
+        widest = max(lins, key=lambda lin: lin.in_features)
+        j_r, j_c = row_col_counts(widest.weight.detach().numpy())
+        rows.append({"d": float(d), "density": gb["density"], "kappa": gb["kappa"],
+                     "pruning_error": gb["pruning_error"], "gamma_req": gb["gamma_req"],
+                     "sqrt_q_over_m": gb["sqrt_q_over_m"], "bound": gb["bound"],
+                     "min_margin": gb["min_margin"],
+                     "pruned_test_error": gb["pruned_test_error"], "j_r": j_r, "j_c": j_c,
+                     "n_in": widest.in_features,
+                     "row_cap": predicted_max_row_nonzeros(widest.in_features, float(d))})
+    return pd.DataFrame(rows)
+
+
+def spectral_compare(config: dict, seed: int):
+    """One seed of Suzuki et al.'s comparison: node pruning without retraining."""
+    from .spectral import compare_node_methods
+
+    _, raw = compare_node_methods(config["data"], int(config["hidden"]),
+                                  tuple(config["widths"]), (_seed(seed),),
+                                  epochs=int(config["epochs"]), return_raw=True)
+    return raw
+
+
 def register() -> None:
-    """Register the computations (entry point ``statmech.computations``)."""
+    """Register the computations (entry point ``statmech.computations``).
+
+    The computations are module-level functions, so the local executor's worker processes
+    import them by reference (a nested function could not be sent to them).
+    """
     if _DONE["computations"]:
         return
     _DONE["computations"] = True
+    from statmech._validation import InstanceOf, Integer, ListOf, Options, Real
     from statmech.sweep import register_computation
 
-    @register_computation("empirical.teacher_student", defaults={
+    pos_int, pos_real = [Integer(1)], [Real(0.0, closed="neither")]
+    methods = [ListOf((Options(tuple(METHODS)),), 1)]
+    replicate = [Integer(0)]
+    data = [InstanceOf(str, "a data spec such as 'digits'")]
+
+    register_computation("empirical.teacher_student", defaults={
         "N": 200, "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 50.0, "noise": 0.25,
         "levels": [1, 3, 5], "methods": METHODS, "n_masks": 40, "n_samples": 4000,
-        "replicate": 0})
-    def teacher_student(config: dict, seed: int):
-        """Torch students trained online, pruned, measured against statmech's theory."""
-        from .compare import teacher_student_table
-
-        cfg = {k: v for k, v in config.items() if k != "replicate"}
-        cfg["levels"] = tuple(cfg["levels"])
-        cfg["methods"] = tuple(cfg["methods"])
-        table = teacher_student_table(seeds=(_seed(seed),), **cfg)
-        table["z"] = (table.eg_measured - table.theory_finite_n) / table.eg_measured_se
-        return table
-
-    @register_computation("empirical.real_data", defaults={
+        "replicate": 0}, constraints={
+        "N": pos_int, "K": pos_int, "M": pos_int, "v_star": [Real()], "eta": pos_real,
+        "alpha": pos_real, "noise": [Real(0.0)], "levels": [ListOf((Integer(1),), 1)],
+        "methods": methods, "n_masks": pos_int, "n_samples": pos_int,
+        "replicate": replicate})(teacher_student)
+    register_computation("empirical.real_data", defaults={
         "data": "digits", "hidden": [100], "activation": "sigmoid", "methods": METHODS,
         "fractions": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], "epochs": 40,
-        "finetune_epochs": 0, "replicate": 0})
-    def real_data(config: dict, seed: int):
-        """One seed of the real-data pruning comparison (test error vs parameters kept)."""
-        from .compare import real_data_table
-
-        table = real_data_table(config["data"], hidden=tuple(config["hidden"]),
-                                activation=config["activation"],
-                                methods=tuple(config["methods"]),
-                                fractions=tuple(config["fractions"]), seeds=(_seed(seed),),
-                                epochs=int(config["epochs"]),
-                                finetune_epochs=int(config["finetune_epochs"]), progress=False)
-        table["data"] = config["data"]
-        table.attrs = {}
-        return table
-
-    @register_computation("empirical.mbp_bound", defaults={
+        "finetune_epochs": 0, "replicate": 0}, constraints={
+        "data": data, "hidden": [ListOf((Integer(1),), 1)],
+        "activation": [Options(("sigmoid", "relu", "erf", "linear"))], "methods": methods,
+        "fractions": [ListOf((Real(0.0, 1.0, closed="right"),), 1)], "epochs": pos_int,
+        "finetune_epochs": [Integer(0)], "replicate": replicate},
+        cross_check=_data_spec)(real_data)
+    register_computation("empirical.mbp_bound", defaults={
         "hidden": [256, 256], "epochs": 100, "d_values": [0.1, 0.3, 1.0, 2.0, 5.0, 10.0],
-        "replicate": 0})
-    def mbp_bound(config: dict, seed: int):
-        """Guha et al.'s MBP bound terms on a digits ReLU MLP (pixels in [0, 1], 70/30)."""
-        import pandas as pd
-
-        from statmech.companion import predicted_max_row_nonzeros, row_col_counts
-
-        from . import bounds as B
-        from .fit import train_classifier
-        from .models import MLP
-
-        s = _seed(seed)
-        data = B.digits_unit_interval(seed=s % 1000)
-        net = MLP([64, *config["hidden"], 10], activation="relu", seed=s)
-        train_classifier(net, data, epochs=int(config["epochs"]), batch_size=200, lr=1e-3,
-                         seed=s, device="cpu", progress=False)
-        net.eval()
-        rows = []
-        for d in config["d_values"]:
-            gb = B.generalization_bound(net, data.X_train, data.y_train, float(d), seed=s,
-                                        X_test=data.X_test, y_test=data.y_test)
-            lins = B._linears(B.mbp_prune_mlp(net, float(d), seed=s))
-            widest = max(lins, key=lambda lin: lin.in_features)
-            j_r, j_c = row_col_counts(widest.weight.detach().numpy())
-            rows.append({"d": float(d), "density": gb["density"], "kappa": gb["kappa"],
-                         "pruning_error": gb["pruning_error"], "gamma_req": gb["gamma_req"],
-                         "sqrt_q_over_m": gb["sqrt_q_over_m"], "bound": gb["bound"],
-                         "min_margin": gb["min_margin"],
-                         "pruned_test_error": gb["pruned_test_error"], "j_r": j_r, "j_c": j_c,
-                         "n_in": widest.in_features,
-                         "row_cap": predicted_max_row_nonzeros(widest.in_features, float(d))})
-        return pd.DataFrame(rows)
-
-    @register_computation("empirical.spectral_compare", defaults={
+        "replicate": 0}, constraints={
+        "hidden": [ListOf((Integer(1),), 1)], "epochs": pos_int,
+        "d_values": [ListOf((Real(0.0),), 1)], "replicate": replicate})(mbp_bound)
+    register_computation("empirical.spectral_compare", defaults={
         "data": "digits", "hidden": 256, "widths": [8, 16, 32], "epochs": 30,
-        "replicate": 0})
-    def spectral_compare(config: dict, seed: int):
-        """One seed of Suzuki et al.'s comparison: node pruning without retraining."""
-        from .spectral import compare_node_methods
-
-        _, raw = compare_node_methods(config["data"], int(config["hidden"]),
-                                      tuple(config["widths"]), (_seed(seed),),
-                                      epochs=int(config["epochs"]), return_raw=True)
-        return raw
+        "replicate": 0}, constraints={
+        "data": data, "hidden": pos_int, "widths": [ListOf((Integer(1),), 1)],
+        "epochs": pos_int, "replicate": replicate}, cross_check=_data_spec)(spectral_compare)
 
 
 def register_figures() -> None:

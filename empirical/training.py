@@ -10,22 +10,26 @@ shrinks w by lr·wd = κ/N).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
+from statmech._validation import InstanceOf, Integer, InvalidParameterError, Real, validate_params
+
 from .models import CommitteeMachine
+
+STUDENT = [InstanceOf(CommitteeMachine)]
+TENSOR = [InstanceOf(torch.Tensor, "a torch tensor")]
 
 __all__ = ["sgd_optimizer", "teacher_labels", "online_sgd_step", "train_online"]
 
 
+@validate_params({"student": STUDENT, "eta": [Real(0.0, closed="neither")],
+                  "eta_v": [None, Real(0.0)], "weight_decay": [Real(0.0)]},
+                 func_name="sgd_optimizer")
 def sgd_optimizer(student: CommitteeMachine, eta: float, eta_v: float | None = None,
                   weight_decay: float = 0.0) -> torch.optim.SGD:
     """torch SGD with the theory's per-layer learning rates (module docstring)."""
-    if not (math.isfinite(eta) and eta > 0):
-        raise ValueError(f"The 'eta' parameter of sgd_optimizer must be a finite float > 0. "
-                         f"Got {eta!r}.")
     eta_v = eta if eta_v is None else eta_v
     N = student.N
     groups: list[dict[str, Any]] = [
@@ -36,6 +40,8 @@ def sgd_optimizer(student: CommitteeMachine, eta: float, eta_v: float | None = N
     return torch.optim.SGD(groups, lr=eta, momentum=0.0)
 
 
+@validate_params({"teacher": STUDENT, "x": TENSOR, "noise": [Real(0.0)], "z": [None, *TENSOR]},
+                 func_name="teacher_labels")
 def teacher_labels(teacher: CommitteeMachine, x: torch.Tensor, noise: float = 0.0,
                    z: torch.Tensor | None = None) -> torch.Tensor:
     """y = teacher(x) + σ z (z standard normal (E, B); drawn if not given)."""
@@ -46,6 +52,8 @@ def teacher_labels(teacher: CommitteeMachine, x: torch.Tensor, noise: float = 0.
     return y
 
 
+@validate_params({"student": STUDENT, "opt": [InstanceOf(torch.optim.Optimizer)], "x": TENSOR,
+                  "y": TENSOR}, func_name="online_sgd_step")
 def online_sgd_step(student: CommitteeMachine, opt: torch.optim.Optimizer, x: torch.Tensor,
                     y: torch.Tensor) -> float:
     """One SGD step on inputs x (E, B, N) and labels y (E, B); returns the mean ½·MSE."""
@@ -56,6 +64,10 @@ def online_sgd_step(student: CommitteeMachine, opt: torch.optim.Optimizer, x: to
     return float(loss_per_member.detach().mean())
 
 
+@validate_params({"student": STUDENT, "teacher": STUDENT, "eta": [Real(0.0, closed="neither")],
+                  "steps": [Integer(0)], "eta_v": [None, Real(0.0)], "noise": [Real(0.0)],
+                  "weight_decay": [Real(0.0)], "batch_size": [Integer(1)],
+                  "seed": [Integer(0)]}, func_name="train_online")
 def train_online(student: CommitteeMachine, teacher: CommitteeMachine, *, eta: float,
                  steps: int, eta_v: float | None = None, noise: float = 0.0,
                  weight_decay: float = 0.0, batch_size: int = 1, seed: int = 0) -> None:
@@ -67,6 +79,10 @@ def train_online(student: CommitteeMachine, teacher: CommitteeMachine, *, eta: f
     """
     from .streams import TeacherStudentStream
 
+    if teacher.N != student.N:
+        raise InvalidParameterError.build("train_online", "teacher",
+                                          f"a CommitteeMachine with N = {student.N} (the "
+                                          "student's)", f"N = {teacher.N}")
     opt = sgd_optimizer(student, eta, eta_v, weight_decay)
     stream = TeacherStudentStream(teacher, ensemble=student.E, batch_size=batch_size,
                                   noise=noise, seed=seed)

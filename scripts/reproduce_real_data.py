@@ -19,20 +19,29 @@ figure; the summary is printed beside the published accuracies of §5.4 where th
 are the May-2020 runs (β = 0.3, DPP node not parameter-matched): compare with care.
 
     python scripts/reproduce_real_data.py --mnist ~/data/mnist --seeds 0 1 2 3 4
+
+A bad option, a missing or malformed data file or an unwritable output directory ends in one
+line on stderr naming the option, and exit status 2 (checked before the data are loaded where
+possible).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from empirical._checks import check_device, check_sequence
 from empirical.cli import plot_real_data
 from empirical.compare import real_data_table, summarise
 from empirical.data import load_cifar10, load_idx
+from empirical.pruning import METHOD_NAMES
+from statmech._validation import Integer, Options, Real, check
+from statmech.cli_errors import OneLineArgumentParser, check_output_path, run_reporting
 
 #: Published test accuracies (%) of the seed paper's committed May-2020 runs, rows 10 %…90 %
 #: (``published_results.md`` §5.4; DPP node there keeps k = ⌈pH⌉ units, not matched).
@@ -61,23 +70,71 @@ METHODS = ("random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitud
            "dpp_node")
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The options of this script (errors are one line, exit status 2)."""
+    p = OneLineArgumentParser(prog="reproduce_real_data.py", description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--mnist", type=Path, help="directory with the MNIST IDX files")
     src.add_argument("--cifar10", type=Path, help="directory with the CIFAR-10 python batches")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--seeds", type=_number, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--methods", nargs="+", default=list(METHODS))
     p.add_argument("--fractions", type=float, nargs="+",
                    default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
     p.add_argument("--node-levels", choices=["matched", "fraction"], default="matched")
-    p.add_argument("--hidden", type=int, nargs="+", default=None,
+    p.add_argument("--hidden", type=_number, nargs="+", default=None,
                    help="override the hidden widths (for quick checks)")
-    p.add_argument("--epochs", type=int, default=None, help="override the epoch limit")
+    p.add_argument("--epochs", type=_number, default=None, help="override the epoch limit")
     p.add_argument("--beta", type=float, default=10.0, help="DPP-node RBF β (default 10)")
     p.add_argument("--device", default=None)
     p.add_argument("--output-dir", type=Path, default=Path("empirical-output/reproduce"))
-    args = p.parse_args(argv)
+    return p
+
+
+def _number(text: str) -> int | float:
+    """An int-valued option, read leniently so that the declared constraint words the error."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _preflight(args: argparse.Namespace) -> None:
+    """Every option checked before the data are loaded."""
+    func = "reproduce_real_data"
+    check_sequence(args.seeds, "seeds", func, [Integer(0)])
+    check_sequence(args.methods, "methods", func, [Options(METHOD_NAMES)])
+    check_sequence(args.fractions, "fractions", func, [Real(0.0, 1.0, "right")])
+    if args.hidden is not None:
+        check_sequence(args.hidden, "hidden", func, [Integer(1)])
+    check(args.epochs, "epochs", func, [None, Integer(1)])
+    check(args.beta, "beta", func, [Real(0.0, closed="neither")])
+    check_device(args.device, func)
+    check_output_path(args.output_dir, "output_dir", func, directory=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error already printed as one line (2)
+        return int(exc.code or 0)
+
+    def run() -> int:
+        _preflight(args)
+        return _run(args)
+
+    alias = {"directory": "mnist" if args.mnist else "cifar10"}
+    try:
+        return run_reporting(run, parser, prog=parser.prog, aliases=alias) or 0
+    except OSError as exc:
+        print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     name = "mnist" if args.mnist else "cifar10"
     data = load_idx(args.mnist) if args.mnist else load_cifar10(args.cifar10)
     setup = SETUPS[name]

@@ -42,12 +42,14 @@ __all__ = [
     "InstanceOf",
     "Integer",
     "InvalidParameterError",
+    "ListOf",
     "Options",
     "Real",
     "Seed",
     "Shape",
     "check",
     "check_choice",
+    "check_keys",
     "check_positive_int",
     "check_real",
     "validate_params",
@@ -314,6 +316,41 @@ class ArrayLike:
         d = "" if dims is None else " or ".join(f"{n}-D" for n in dims) + " "
         extra = (" non-empty" if self.nonempty else "") + (", finite" if self.finite else "")
         return f"a{extra} {d}real array".replace("a ,", "a").replace("  ", " ")
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """Constraint (same protocol as those of :mod:`statmech._validation`): a list or tuple of
+    ``min_len`` to ``max_len`` items, each satisfying one of the constraints ``item``.
+
+    Sweep parameters such as ``methods`` or ``levels`` are lists; this lets them be declared
+    with the same mechanism (``check(value, name, func, [ListOf((Integer(1),), 1)])``).
+    """
+
+    item: tuple
+    min_len: int = 0
+    max_len: int | None = None
+
+    def accepts(self, value: object) -> bool:
+        if not isinstance(value, list | tuple):
+            return False
+        if len(value) < self.min_len or (self.max_len is not None and len(value) > self.max_len):
+            return False
+        return all(any((c is None and v is None) or (c is not None and c.accepts(v))
+                       for c in self.item) for v in value)
+
+    def describe(self) -> str:
+        words = ["None" if c is None else c.describe() for c in self.item]
+        what = " or ".join(words)
+        if self.max_len is not None and self.max_len == self.min_len:
+            size = f"a list of {self.min_len} items"
+        elif self.min_len >= 1:
+            size = "a non-empty list"
+        else:
+            size = "a list"
+        if self.max_len is not None and self.max_len != self.min_len:
+            size += f" of at most {self.max_len} items"
+        return f"{size}, each {what}"
 
 
 Constraint = Any  # one of the classes above, or None (meaning the value None is accepted)

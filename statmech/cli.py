@@ -29,12 +29,31 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._validation import Integer, Options, Real
+from .cli_errors import (
+    OneLineArgumentParser,
+    check_flags,
+    check_output_dir,
+    run_reporting,
+    subparser,
+)
 from .fixed_points import plateau_height
 from .ode import METHODS, integrate
 from .order_parameters import OrderParameters
 from .simulation import SIMULATION_METHODS, simulate
 
 __all__ = ["main", "build_parser"]
+
+
+def _real(text: str) -> float:
+    """argparse type of the float flags: a finite number (nan and inf are refused here)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
 
 
 def _activation(text: str) -> str | tuple[str, str]:
@@ -76,16 +95,16 @@ def _add_network_args(g) -> None:
     g.add_argument("--M", type=int, default=None, help="teacher hidden units (default: K)")
     g.add_argument("--activation", type=_activation, default="erf",
                    help="erf, linear or relu; or STUDENT:TEACHER such as relu:erf")
-    g.add_argument("--v-star", type=float, default=1.0,
+    g.add_argument("--v-star", type=_real, default=1.0,
                    help="teacher second-layer weight (all units)")
 
 
 def _add_sgd_args(g) -> None:
     """--eta-v, --noise, --weight-decay and --batch-size (shared by ode and simulate)."""
-    g.add_argument("--eta-v", type=float, default=None,
+    g.add_argument("--eta-v", type=_real, default=None,
                    help="second-layer learning rate (default: eta)")
-    g.add_argument("--noise", type=float, default=0.0, help="output-noise std. dev. σ")
-    g.add_argument("--weight-decay", type=float, default=0.0, help="weight decay κ")
+    g.add_argument("--noise", type=_real, default=0.0, help="output-noise std. dev. σ")
+    g.add_argument("--weight-decay", type=_real, default=0.0, help="weight decay κ")
     g.add_argument("--batch-size", type=int, default=1, help="mini-batch size B")
 
 
@@ -94,7 +113,7 @@ _TRAIN_V_HELP = "train v too (otherwise the soft committee machine, v fixed)"
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``statmech`` command."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="statmech",
         description="Statistical-mechanics theory of teacher-student networks and their pruning.",
     )
@@ -113,26 +132,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g = ode.add_argument_group("model")
     _add_network_args(g)
-    g.add_argument("--v", type=float, default=1.0, help="initial student second-layer weight")
+    g.add_argument("--v", type=_real, default=1.0, help="initial student second-layer weight")
     g.add_argument("--train-second-layer", action="store_true", help=_TRAIN_V_HELP)
     g = ode.add_argument_group("learning")
-    g.add_argument("--eta", type=float, nargs="+", default=[0.5],
+    g.add_argument("--eta", type=_real, nargs="+", default=[0.5],
                    help="learning rate(s); several values are integrated as one batch")
     _add_sgd_args(g)
     g = ode.add_argument_group("initial state (order parameters of Gaussian weights)")
     g.add_argument("--N", type=int, default=1000, help="input dimension of the initial draw")
-    g.add_argument("--init-scale", type=float, default=1.0, help="std. dev. of student weights")
-    g.add_argument("--teacher-scale", type=float, default=1.0, help="std. dev. of teacher weights")
+    g.add_argument("--init-scale", type=_real, default=1.0, help="std. dev. of student weights")
+    g.add_argument("--teacher-scale", type=_real, default=1.0, help="std. dev. of teacher weights")
     g.add_argument("--seed", type=int, default=0, help="random seed of the initial draw")
     g = ode.add_argument_group("integration and output")
-    g.add_argument("--alpha-max", type=float, default=1000.0, help="final time α = steps/N")
+    g.add_argument("--alpha-max", type=_real, default=1000.0, help="final time α = steps/N")
     g.add_argument("--n-alpha", type=int, default=200, help="number of output times")
     g.add_argument("--linear-alpha", action="store_true",
                    help="equally spaced output times on [0, alpha-max] (default: log-spaced "
                         "from alpha-max/1e4, plus α = 0)")
     g.add_argument("--method", choices=METHODS, default="DOP853", help="solve_ivp method")
-    g.add_argument("--rtol", type=float, default=1e-8, help="relative tolerance")
-    g.add_argument("--atol", type=float, default=1e-12, help="absolute tolerance")
+    g.add_argument("--rtol", type=_real, default=1e-8, help="relative tolerance")
+    g.add_argument("--atol", type=_real, default=1e-12, help="absolute tolerance")
     g.add_argument("--on-divergence", choices=("raise", "mask"), default="mask",
                    help="stop with an error, or mark diverged learning rates and go on")
     g.add_argument("--output-dir", type=Path, default=Path("statmech-output/ode"),
@@ -166,10 +185,10 @@ def _add_prune_parser(sub) -> None:
     g.add_argument("--N", type=int, default=500, help="input dimension")
     g.add_argument("--K", type=int, default=6, help="student hidden units")
     g.add_argument("--M", type=int, default=2, help="teacher hidden units")
-    g.add_argument("--v-star", type=float, default=4.0, help="teacher second-layer weight")
-    g.add_argument("--eta", type=float, default=0.5, help="learning rate (both layers)")
-    g.add_argument("--alpha", type=float, default=1600.0, help="training time α = steps/N")
-    g.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.25],
+    g.add_argument("--v-star", type=_real, default=4.0, help="teacher second-layer weight")
+    g.add_argument("--eta", type=_real, default=0.5, help="learning rate (both layers)")
+    g.add_argument("--alpha", type=_real, default=1600.0, help="training time α = steps/N")
+    g.add_argument("--noise", type=_real, nargs="+", default=[0.0, 0.25],
                    help="output-noise std. dev(s). σ")
     g = pr.add_argument_group("pruning and statistics")
     g.add_argument("--students", type=int, default=4, help="trained students per noise level")
@@ -244,14 +263,14 @@ def _add_simulate_parser(sub) -> None:
     g = sim.add_argument_group("model")
     g.add_argument("--N", type=int, default=500, help="input dimension")
     _add_network_args(g)
-    g.add_argument("--init-v", type=float, default=1.0, help="initial student second-layer weight")
-    g.add_argument("--init-v-scale", type=float, default=0.0,
+    g.add_argument("--init-v", type=_real, default=1.0, help="initial student second-layer weight")
+    g.add_argument("--init-v-scale", type=_real, default=0.0,
                    help="std. dev. of Gaussian noise added to the initial v")
-    g.add_argument("--init-scale", type=float, default=1.0,
+    g.add_argument("--init-scale", type=_real, default=1.0,
                    help="std. dev. of the initial student weights")
     g.add_argument("--train-second-layer", action="store_true", help=_TRAIN_V_HELP)
     g = sim.add_argument_group("learning")
-    g.add_argument("--eta", type=float, default=0.5, help="learning rate η")
+    g.add_argument("--eta", type=_real, default=0.5, help="learning rate η")
     _add_sgd_args(g)
     g = sim.add_argument_group("simulation and output")
     g.add_argument("--ensemble", type=int, default=16, help="number of members E")
@@ -260,7 +279,7 @@ def _add_simulate_parser(sub) -> None:
     g.add_argument("--backend", default="numpy", help="numpy, torch or cupy")
     g.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     g.add_argument("--seed", type=int, default=0, help="root random seed")
-    g.add_argument("--alpha-max", type=float, default=300.0, help="final time α = steps/N")
+    g.add_argument("--alpha-max", type=_real, default=300.0, help="final time α = steps/N")
     g.add_argument("--n-alpha", type=int, default=100, help="number of output times")
     g.add_argument("--linear-alpha", action="store_true",
                    help="equally spaced output times (default: log-spaced from alpha-max/1e3, "
@@ -413,30 +432,76 @@ def _plot(traj, eta, args, M, out: Path) -> list[Path]:
     return _save_figure(fig, out, "eg")
 
 
+#: Flags checked (statmech._validation) right after parsing, before any work: those the
+#: library would check only after work has started (or with another parameter name).
+_POSITIVE = [Integer(1)]
+FLAG_CONSTRAINTS: dict[str, dict[str, list]] = {
+    "ode": {"K": _POSITIVE, "M": [Integer(1), None], "N": _POSITIVE, "n_alpha": [Integer(2)],
+            "alpha_max": [Real(0.0, closed="neither")], "seed": [Integer(0)]},
+    "simulate": {"N": _POSITIVE, "K": _POSITIVE, "M": [Integer(1), None],
+                 "ensemble": _POSITIVE, "n_alpha": [Integer(2)],
+                 "alpha_max": [Real(0.0, closed="neither")], "seed": [Integer(0)]},
+    "prune": {"N": _POSITIVE, "K": _POSITIVE, "M": _POSITIVE,
+              "eta": [Real(0.0, closed="neither")], "alpha": [Real(0.0, closed="neither")],
+              "noise": [Real(0.0)], "students": _POSITIVE, "masks": _POSITIVE,
+              "seed": [Integer(0)]},
+}
+
+#: Library parameter → flag ``dest``, where they differ (per command).
+FLAG_ALIASES: dict[str, dict[str, str]] = {
+    "prune": {"ensemble": "students", "n_masks": "masks", "simulation_method": "simulation",
+              "method": "methods"},
+    "sweep": {"source": "file", "root": "cache"},
+    "figures": {"root": "cache", "names": "names"},
+    "cache": {"root": "cache"},
+}
+
+
+def _check_command(args: argparse.Namespace) -> None:
+    """Refuse bad flags of ``args.command`` before any work."""
+    func = f"statmech {args.command}"
+    check_flags(args, FLAG_CONSTRAINTS.get(args.command, {}), func)
+    if args.command == "prune":
+        from .pruning import PRUNING_METHODS
+
+        check_flags(args, {"levels": [Integer(1, args.K)],
+                           "methods": [Options(sorted(PRUNING_METHODS))]}, func)
+    if getattr(args, "output_dir", None) is not None:
+        check_output_dir(args.output_dir, "output_dir", func)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    _check_command(args)
+    if args.command == "ode":
+        return run_ode(args)
+    if args.command == "simulate":
+        return run_simulate(args)
+    if args.command == "prune":
+        return run_prune(args)
+    from .cli_sweep import dispatch
+
+    done = dispatch(args)
+    if done is None:  # pragma: no cover
+        raise RuntimeError(f"unknown command {args.command!r}")
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``statmech`` console script."""
+    """Entry point of the ``statmech`` console script.
+
+    Bad input (a value outside what a flag accepts, a missing or unwritable path, an
+    unreachable ``--scheduler``) is one line on stderr naming the flag, exit code 2, and no
+    traceback (:mod:`statmech.cli_errors`); argparse's own errors exit 2 as well (SystemExit).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    try:
-        if args.command == "ode":
-            return run_ode(args)
-        if args.command == "simulate":
-            return run_simulate(args)
-        if args.command == "prune":
-            return run_prune(args)
-        from .cli_sweep import dispatch
-
-        done = dispatch(args)
-        if done is not None:
-            return done
-    except ValueError as err:
-        print(f"statmech {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    parser.error(f"unknown command {args.command!r}")  # pragma: no cover
-    return 2
+    sub = subparser(parser, args.command)
+    code = run_reporting(lambda: _dispatch(args), sub, prog=sub.prog,
+                         aliases=FLAG_ALIASES.get(args.command))
+    return 0 if code is None else code
 
 
 if __name__ == "__main__":  # pragma: no cover

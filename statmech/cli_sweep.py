@@ -6,6 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
+from ._validation import Integer, Options
+from .cli_errors import check_flags, check_output_dir
+
 __all__ = ["add_parsers", "run_figures", "run_sweep_command", "run_cache"]
 
 
@@ -14,12 +17,23 @@ def _executor_args(p: argparse.ArgumentParser) -> None:
                    help="cache directory (default .statmech-cache, or $STATMECH_CACHE)")
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: the number of CPUs)")
-    p.add_argument("--scheduler", default=None,
-                   help="Dask scheduler address (tcp://host:8786), or 'local' for an "
-                        "in-process Dask cluster; runs the points on Dask")
-    p.add_argument("--serial", action="store_true", help="compute in this process")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None,
+                       help="Dask scheduler address (tcp://host:8786), or 'local' for an "
+                            "in-process Dask cluster; runs the points on Dask (an address "
+                            "that does not answer within 5 s is an error)")
+    where.add_argument("--serial", action="store_true", help="compute in this process")
     p.add_argument("--force", action="store_true", help="recompute cached points")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _check_executor_args(args: argparse.Namespace) -> None:
+    from .sweep.cache import check_cache_root
+
+    if args.workers is not None:
+        check_flags(args, {"workers": [Integer(1)]}, f"statmech {args.command}")
+    if args.cache is not None:
+        check_cache_root(args.cache, "cache", f"statmech {args.command}")
 
 
 def _executor(args: argparse.Namespace) -> str:
@@ -68,10 +82,13 @@ def run_figures(args: argparse.Namespace) -> int:
     """``statmech figures``."""
     from .figures import figures, render
 
+    registry = figures()
     if args.list:
-        for name, fig in figures().items():
+        for name, fig in registry.items():
             print(f"{name:28s} {fig.description}")
         return 0
+    check_flags(args, {"names": [Options(tuple(registry))]}, "statmech figures")
+    _check_executor_args(args)
     t0 = time.perf_counter()
     render(args.names or None, quality=args.quality, output=args.output_dir, cache=args.cache,
            executor=_executor(args), workers=args.workers, scheduler=args.scheduler,
@@ -85,11 +102,13 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     """``statmech sweep``."""
     from .sweep import load_sweep, run_sweep
 
-    sweep = load_sweep(args.file)
+    _check_executor_args(args)
+    sweep = load_sweep(args.file)  # every point validated
+    out = args.output_dir or Path("statmech-output/sweeps") / sweep.name
+    check_output_dir(out, "output_dir", "statmech sweep")
     table = run_sweep(sweep, cache=args.cache, executor=_executor(args), workers=args.workers,
                       scheduler=args.scheduler, force=args.force,
                       progress=False if args.quiet else None)
-    out = args.output_dir or Path("statmech-output/sweeps") / sweep.name
     out.mkdir(parents=True, exist_ok=True)
     computed = table.attrs.get("computed", 0)
     table.attrs = {}
@@ -105,7 +124,7 @@ def run_cache(args: argparse.Namespace) -> int:
     from . import __version__
     from .sweep import Cache
 
-    cache = Cache(args.cache)
+    cache = Cache(args.cache)  # a file given as --cache is refused here
     if args.action == "list":
         e = cache.entries()
         if args.computation:

@@ -40,7 +40,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import InvalidParameterError, check_choice, check_positive_int, check_real
+from .._validation import (
+    Boolean,
+    Integer,
+    InvalidParameterError,
+    Real,
+    check_choice,
+    check_positive_int,
+    check_real,
+)
 from ..sweep.registry import register_computation
 
 __all__ = ["PatchData", "PruningRunResult", "make_patch_data", "network_output",
@@ -611,7 +619,17 @@ def run_point(config: dict, seed: int):
     return pd.DataFrame([row])
 
 
-@register_computation("pruning_at_init", defaults=SWEEP_DEFAULTS)
+#: Declared constraints of the sweep parameters (checked before any point runs).
+SWEEP_CONSTRAINTS = {
+    "d": [Integer(1)], "n": [Integer(1)], "m": [Integer(1)], "max_steps": [Integer(1)],
+    "n_test": [Integer(1)], "p": [Real(0.0, 1.0, closed="left")], "q": [Real(1.0)],
+    "eta": [Real(0.0, closed="neither")], "sigma0": [Real(0.0, closed="neither")],
+    "sigma_p": [Real(0.0, closed="neither")], "loss_tol": [Real(0.0, closed="neither")],
+    "mu_norm": [Real(0.0)], "sparse_signal": [Boolean()], "replicate": [Integer(0)],
+}
+
+
+@register_computation("pruning_at_init", defaults=SWEEP_DEFAULTS, constraints=SWEEP_CONSTRAINTS)
 def pruning_at_init_point(config: dict, seed: int):
     """Paper B (§2.5): masked GD after random pruning at rate p; one row per run."""
     return run_point(config, seed)

@@ -42,7 +42,17 @@ from typing import Any
 import numpy as np
 from scipy import integrate, optimize, special, stats
 
-from .._validation import InvalidParameterError, _fmt, check_choice, check_positive_int, check_real
+from .._validation import (
+    Boolean,
+    Integer,
+    InvalidParameterError,
+    Options,
+    Real,
+    _fmt,
+    check_choice,
+    check_positive_int,
+    check_real,
+)
 from ..sweep.registry import register_computation
 
 __all__ = [
@@ -892,7 +902,13 @@ def gap_probability(table, eps: float, statistic: str = "max_rel"):
 @register_computation("pruning_gap", defaults={
     "width": 256, "depth": 2, "ratio": 0.1, "method": "magnitude", "scaling": "standard",
     "distribution": "gaussian", "n_inputs": 500, "input_dim": 32, "output_dim": None,
-    "activation": "relu", "scope": "layer", "bound": True, "replicate": 0})
+    "activation": "relu", "scope": "layer", "bound": True, "replicate": 0}, constraints={
+    "width": [Integer(1)], "depth": [Integer(1)], "ratio": [Real(0.0, 1.0, closed="left")],
+    "method": [Options(METHODS)], "scaling": [Options(SCALINGS)],
+    "distribution": [Options(DISTRIBUTIONS)], "n_inputs": [Integer(1)],
+    "input_dim": [Integer(1)], "output_dim": [None, Integer(1)],
+    "activation": [Options(tuple(ACTIVATIONS))], "scope": [Options(SCOPES)],
+    "bound": [Boolean()], "replicate": [Integer(0)]})
 def pruning_gap_point(config: dict, seed: int):
     """Pruning gap of a random FCN vs §4.4's predictions (paper D; fidelity pending).
 

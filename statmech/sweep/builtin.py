@@ -18,19 +18,46 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import Boolean, InstanceOf, Integer, InvalidParameterError, Options, Real
+from ..activations import ACTIVATIONS
 from ..fixed_points import critical_learning_rate, escape_time, plateau_height
 from ..ode import integrate
 from ..order_parameters import OrderParameters
 from ..pruning import PRUNING_METHODS, matched_edges, prune_theory
-from ..simulation import simulate
-from .registry import register_computation
+from ..simulation import SIMULATION_METHODS, simulate
+from .registry import ListOf, register_computation
 
 ALL_METHODS = ["random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
                "dpp_node", "spectral_node"]
 
 
+# Declared constraints of the sweep parameters (statmech._validation), checked for every point
+# of a sweep before the first runs.
+_POS_INT = [Integer(1)]
+_POS_REAL = [Real(0.0, closed="neither")]
+_NONNEG_REAL = [Real(0.0)]
+_REPLICATE = [Integer(0)]
+_METHODS = [ListOf((Options(sorted(PRUNING_METHODS)),), 1)]
+_LEVELS = [None, ListOf((Integer(1),), 1)]
+_ACTIVATION = [Options(sorted(ACTIVATIONS)), ListOf((Options(sorted(ACTIVATIONS)),), 2, 2)]
+
+
+def _levels_at_most_K(config: dict, func: str) -> None:
+    """Cross check: pruning levels (units kept) lie in [1, K]."""
+    K = config["K"]
+    levels = config["levels"] if "levels" in config else [config["level"]]
+    name = "levels" if "levels" in config else "level"
+    for k in levels or ():
+        if k > K:
+            raise InvalidParameterError.build(func, name, f"at most K = {K}", k)
+
+
 def _alpha_grid(alpha_max: float, n: int) -> np.ndarray:
     return np.concatenate([[0.0], np.geomspace(min(0.01, alpha_max / 10), alpha_max, n - 1)])
+
+
+def _activation(value):
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _frame(**cols):
@@ -42,7 +69,11 @@ def _frame(**cols):
 @register_computation("integrate", defaults={
     "K": 2, "M": None, "eta": 0.5, "alpha_max": 300.0, "n_alpha": 200, "noise": 0.0,
     "v_star": 1.0, "train_second_layer": False, "init_N": 1000, "activation": "erf",
-    "replicate": 0})
+    "replicate": 0}, constraints={
+    "K": _POS_INT, "M": [Integer(1), None], "eta": _POS_REAL, "alpha_max": _POS_REAL,
+    "n_alpha": [Integer(2)], "noise": _NONNEG_REAL, "v_star": [Real()],
+    "train_second_layer": [Boolean()], "init_N": _POS_INT, "activation": _ACTIVATION,
+    "replicate": _REPLICATE})
 def integrate_point(config: dict, seed: int):
     """ε_g(α) from the ODEs, started from the order parameters of Gaussian weights."""
     K = int(config["K"])
@@ -52,13 +83,15 @@ def integrate_point(config: dict, seed: int):
     alpha = _alpha_grid(float(config["alpha_max"]), int(config["n_alpha"]))
     traj = integrate(op0, eta=float(config["eta"]), alpha=alpha, noise=float(config["noise"]),
                      train_second_layer=bool(config["train_second_layer"]),
-                     activation=config["activation"], on_divergence="mask")
+                     activation=_activation(config["activation"]), on_divergence="mask")
     return _frame(alpha=traj.alpha, eg=np.asarray(traj.eg).reshape(-1),
                   status=str(np.asarray(traj.status).reshape(-1)[0]))
 
 
 @register_computation("fixed_points", defaults={
-    "K": 2, "eta": 0.5, "init_N": 1000, "alpha_max": 1e4, "replicate": 0})
+    "K": 2, "eta": 0.5, "init_N": 1000, "alpha_max": 1e4, "replicate": 0}, constraints={
+    "K": _POS_INT, "eta": _POS_REAL, "init_N": _POS_INT, "alpha_max": _POS_REAL,
+    "replicate": _REPLICATE})
 def fixed_points_point(config: dict, seed: int):
     """Plateau height, escape time (ODE from a random start at size init_N) and η_c."""
     K, eta = int(config["K"]), float(config["eta"])
@@ -82,7 +115,11 @@ def fixed_points_point(config: dict, seed: int):
 @register_computation("simulate", defaults={
     "N": 500, "K": 2, "M": None, "eta": 0.5, "alpha_max": 300.0, "n_alpha": 120,
     "ensemble": 16, "method": "full", "noise": 0.0, "v_star": 1.0,
-    "train_second_layer": False, "replicate": 0})
+    "train_second_layer": False, "replicate": 0}, constraints={
+    "N": _POS_INT, "K": _POS_INT, "M": [Integer(1), None], "eta": _POS_REAL,
+    "alpha_max": _POS_REAL, "n_alpha": [Integer(2)], "ensemble": _POS_INT,
+    "method": [Options(SIMULATION_METHODS)], "noise": _NONNEG_REAL, "v_star": [Real()],
+    "train_second_layer": [Boolean()], "replicate": _REPLICATE})
 def simulate_point(config: dict, seed: int):
     """An ensemble's ε_g(α) and the ODE from each member's initial order parameters."""
     import pandas as pd
@@ -110,7 +147,10 @@ def simulate_point(config: dict, seed: int):
 
 @register_computation("pruned_error", defaults={
     "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": 0.0,
-    "levels": None, "methods": ALL_METHODS, "N": 500, "replicate": 0})
+    "levels": None, "methods": ALL_METHODS, "N": 500, "replicate": 0}, constraints={
+    "K": _POS_INT, "M": _POS_INT, "v_star": [Real()], "eta": _POS_REAL, "alpha": _POS_REAL,
+    "noise": _NONNEG_REAL, "levels": _LEVELS, "methods": _METHODS, "N": _POS_INT,
+    "replicate": _REPLICATE}, cross_check=_levels_at_most_K)
 def pruned_error_point(config: dict, seed: int):
     """Pruning theory of an ODE-trained (large-N) student, every method and level."""
     import pandas as pd
@@ -151,7 +191,13 @@ def _final_op(K: int, M: int, config: dict, seed: int) -> OrderParameters:
 @register_computation("prune", defaults={
     "N": 500, "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": 0.0,
     "students": 4, "n_masks": 20, "levels": None, "methods": ALL_METHODS,
-    "simulation_method": "reduced", "renormalise": False, "variants": {}, "replicate": 0})
+    "simulation_method": "reduced", "renormalise": False, "variants": {}, "replicate": 0},
+    constraints={
+    "N": _POS_INT, "K": _POS_INT, "M": _POS_INT, "v_star": [Real()], "eta": _POS_REAL,
+    "alpha": _POS_REAL, "noise": _NONNEG_REAL, "students": _POS_INT, "n_masks": _POS_INT,
+    "levels": _LEVELS, "methods": _METHODS, "simulation_method": [Options(SIMULATION_METHODS)],
+    "renormalise": [Boolean()], "variants": [InstanceOf(dict, "a table (dict)")],
+    "replicate": _REPLICATE}, cross_check=_levels_at_most_K)
 def prune_point(config: dict, seed: int):
     """Trained students pruned by every method: theory, finite-N theory and Monte Carlo."""
     from ..pruning.validation import ValidationConfig, validation_table
@@ -170,7 +216,10 @@ def prune_point(config: dict, seed: int):
 
 @register_computation("pruned_state", defaults={
     "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": 0.0, "level": 3,
-    "N": 500, "methods": ALL_METHODS, "replicate": 0})
+    "N": 500, "methods": ALL_METHODS, "replicate": 0}, constraints={
+    "K": _POS_INT, "M": _POS_INT, "v_star": [Real()], "eta": _POS_REAL, "alpha": _POS_REAL,
+    "noise": _NONNEG_REAL, "level": _POS_INT, "N": _POS_INT, "methods": _METHODS,
+    "replicate": _REPLICATE}, cross_check=_levels_at_most_K)
 def pruned_state_point(config: dict, seed: int):
     """Q and R of an ODE-trained student before and (expected) after pruning."""
     import pandas as pd

@@ -97,7 +97,7 @@ def test_cifar_pickle_carrying_code_is_refused(tmp_path):
 def test_cifar_malformed_batches(tmp_path):
     with pytest.raises(ValueError, match="existing directory"):
         load_cifar10(tmp_path / "missing")
-    with pytest.raises(ValueError, match="data_batch_1 .*expected the python-version files"):
+    with pytest.raises(ValueError, match="data_batch_1: .*expected the python-version files"):
         load_cifar10(tmp_path)
     _write_cifar(tmp_path)
     (tmp_path / "test_batch").write_bytes(b"\x80\x02 truncated")

@@ -56,7 +56,7 @@ def test_checkpoint_of_an_edge_pruned_network_and_bad_files(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
-    with pytest.raises(ValueError, match="no checkpoint file"):
+    with pytest.raises(ValueError, match="must be an existing checkpoint file"):
         load_checkpoint(tmp_path / "missing.pt")
 
 
@@ -129,4 +129,4 @@ def test_cli_train_prune_compare(tmp_path, capsys):
     cfg = json.loads((cdir / "config.json").read_text())
     assert cfg["teacher_student"]["N"] == 40 and "timings" in cfg
     assert main(["train", "--data", "nope"]) == 2
-    assert "'--data' option" in capsys.readouterr().err
+    assert "--data must be 'digits'" in capsys.readouterr().err

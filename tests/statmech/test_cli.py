@@ -32,7 +32,7 @@ def test_ode_sweep_over_learning_rates(tmp_path):
 
 def test_ode_bad_input_is_a_clear_error(tmp_path, capsys):
     assert main(["ode", "--eta", "-1", "--output-dir", str(tmp_path)]) == 2
-    assert "'eta'" in capsys.readouterr().err
+    assert "--eta must be" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["ode", "--method", "Euler"])
 
@@ -70,9 +70,9 @@ def test_simulate_writes_table_ensemble_and_figure(tmp_path, method):
 
 def test_simulate_bad_input_is_a_clear_error(tmp_path, capsys):
     assert main(["simulate", "--N", "3", "--output-dir", str(tmp_path), "--quiet"]) == 2
-    assert "'N' parameter" in capsys.readouterr().err
+    assert "--N must be" in capsys.readouterr().err
     assert main(["simulate", "--backend", "jax", "--output-dir", str(tmp_path)]) == 2
-    assert "'backend'" in capsys.readouterr().err
+    assert "--backend must be" in capsys.readouterr().err
 
 
 def test_simulate_help_documents_every_option():

@@ -297,7 +297,8 @@ def test_prune_options_leverage_kept_theta_inf():
     (dict(theta=-1.0), r"'theta' parameter of prune must be a finite float >= 0.0 or inf"),
     (dict(kept=[1, 1, 2]), r"'kept' parameter of prune must be 3 distinct unit indices"),
     (dict(kept=[1, 2, 30]), r"'kept' .* \[0, 29\]"),
-    (dict(tau="leverage", lam=-2.0), r"'lam' parameter of prune must be None or a finite float > 0"),
+    (dict(tau="leverage", lam=-2.0),
+     r"'lam' parameter of prune must be None or a finite float > 0"),
 ])
 def test_prune_option_errors(options, match):
     S, W = _relu_cov(8)
