@@ -2,7 +2,7 @@
 run locally in parallel or on a Dask cluster (:mod:`~statmech.sweep.spec`,
 :mod:`~statmech.sweep.cache`, :mod:`~statmech.sweep.run`, :mod:`~statmech.sweep.registry`)."""
 
-from .cache import DEFAULT_CACHE, Cache, point_key, seed_from_key
+from .cache import DEFAULT_CACHE, Cache, point_key, point_seed
 from .registry import (
     Computation,
     ListOf,
@@ -16,4 +16,4 @@ from .spec import Sweep, load_sweep
 __all__ = ["Cache", "Computation", "DEFAULT_CACHE", "EXECUTORS", "ListOf", "Sweep",
            "compute_point",
            "computations", "get_computation", "load_sweep", "point_key", "register_computation",
-           "run_sweep", "seed_from_key"]
+           "run_sweep", "point_seed"]

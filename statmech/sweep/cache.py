@@ -38,7 +38,7 @@ from typing import Any
 
 from .._validation import InstanceOf, InvalidParameterError, Real, check
 
-__all__ = ["Cache", "point_key", "seed_from_key", "canonical", "DEFAULT_CACHE", "TEMP_MAX_AGE",
+__all__ = ["Cache", "point_key", "point_seed", "canonical", "DEFAULT_CACHE", "TEMP_MAX_AGE",
            "check_cache_root"]
 
 #: Default cache directory (override with the ``STATMECH_CACHE`` environment variable).
@@ -91,9 +91,13 @@ def point_key(computation: str, config: dict, version: str, source_hash: str) ->
                           ).hexdigest()
 
 
-def seed_from_key(key: str) -> int:
-    """The point's seed: the first 60 bits of its key (independent of worker and order)."""
-    return int(key[:15], 16)
+def point_seed(computation: str, config: dict) -> int:
+    """The point's random seed: the first 60 bits of the sha256 of its computation and
+    configuration (``replicate`` included) only — independent of worker and order, and of the
+    package version and source, so a code change recomputes a point (its cache key changes)
+    with the same random numbers."""
+    digest = hashlib.sha256(canonical({"computation": computation, "config": config}).encode())
+    return int(digest.hexdigest()[:15], 16)
 
 
 def _sha256_file(path: Path) -> str:

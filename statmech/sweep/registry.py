@@ -129,8 +129,8 @@ class Computation:
         :meth:`check_config`)."""
         if "seed" in config:
             raise InvalidParameterError(
-                "A sweep point's seed derives from its key; use a 'replicate' parameter for "
-                "independent repetitions.", func=self.label, param="seed")
+                "A sweep point's seed derives from its configuration; use a 'replicate' "
+                "parameter for independent repetitions.", func=self.label, param="seed")
         check_keys(config, sorted(self.defaults), "parameter(s)", self.label)
         return {**self.defaults, **config}
 

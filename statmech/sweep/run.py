@@ -53,7 +53,7 @@ from .._validation import (
     Options,
     validate_params,
 )
-from .cache import Cache, check_cache_root, point_key, seed_from_key
+from .cache import Cache, check_cache_root, point_key, point_seed
 from .registry import Computation, get_computation, in_main
 from .spec import Sweep, load_sweep
 
@@ -100,7 +100,7 @@ def compute_point(computation: str | Computation, config: dict, key: str, cache_
     if _IN_WORKER:
         _torch_threads(1)
     t0 = time.perf_counter()
-    table = comp.func(dict(config), seed_from_key(key))
+    table = comp.func(dict(config), point_seed(comp.name, config))
     seconds = time.perf_counter() - t0
     cache.put(comp.name, key, table, config, _version(),
               source_hash if source_hash is not None else comp.source_hash, seconds)

@@ -42,7 +42,7 @@ def test_spec_points_toml_and_errors(tmp_path):
     assert load_sweep(toml).points() == pts and load_sweep(toml).name == "s"
     bad = [({"computation": "nope"}, "must be one of"),
            ({"computation": "integrate", "params": {"Kay": 2}}, "Unknown parameter"),
-           ({"computation": "integrate", "params": {"seed": 2}}, "derives from its key"),
+           ({"computation": "integrate", "params": {"seed": 2}}, "derives from its configuration"),
            ({"computation": "integrate", "grid": {"eta": 0.3}}, "non-empty list"),
            ({"computation": "integrate", "zip": {"eta": [1.0], "K": [2, 3]}}, "equal lengths"),
            ({"computation": "integrate", "params": {"K": 2}, "grid": {"K": [2]}},

@@ -357,3 +357,15 @@ def test_every_registered_computation_reaches_the_local_workers() -> None:
 
     for name, comp in computations().items():
         assert _reachable_by_workers(comp) is None, name
+
+
+def test_point_seed_depends_on_configuration_only() -> None:
+    """Seeds come from the configuration (and replicate), not the version or source hash: a
+    code change recomputes a point with the same random numbers (issue 13, item 5)."""
+    from statmech.sweep import point_key, point_seed
+
+    cfg = {"K": 2, "eta": 0.5, "replicate": 0}
+    assert point_seed("fixed_points", cfg) == point_seed("fixed_points", dict(cfg))
+    assert point_seed("fixed_points", cfg) != point_seed("fixed_points", {**cfg, "replicate": 1})
+    assert point_key("fixed_points", cfg, "1", "a") != point_key("fixed_points", cfg, "1", "b")
+    assert 0 <= point_seed("fixed_points", cfg) < 2**60
