@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def add_parsers(sub) -> None:
 
 def run_figures(args: argparse.Namespace) -> int:
     """``statmech figures``."""
-    from .figures import figures, render
+    from .figures import GalleryError, figures, render
 
     registry = figures()
     if args.list:
@@ -90,9 +91,16 @@ def run_figures(args: argparse.Namespace) -> int:
     check_flags(args, {"names": [Options(tuple(registry))]}, "statmech figures")
     _check_executor_args(args)
     t0 = time.perf_counter()
-    render(args.names or None, quality=args.quality, output=args.output_dir, cache=args.cache,
-           executor=_executor(args), workers=args.workers, scheduler=args.scheduler,
-           force=args.force, progress=False if args.quiet else None)
+    try:
+        render(args.names or None, quality=args.quality, output=args.output_dir,
+               cache=args.cache, executor=_executor(args), workers=args.workers,
+               scheduler=args.scheduler, force=args.force,
+               progress=False if args.quiet else None)
+    except GalleryError as err:  # the others were written; summarise and exit non-zero
+        print(f"gallery ({args.quality}): {len(err.rendered)} figure(s) written to "
+              f"{args.output_dir} in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(f"statmech figures: error: {err}", file=sys.stderr)
+        return 1
     print(f"gallery ({args.quality}) written to {args.output_dir} in "
           f"{time.perf_counter() - t0:.0f} s")
     return 0

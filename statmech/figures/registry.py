@@ -19,7 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Figure", "register_figure", "figures", "render", "QUALITIES", "ENTRY_POINT_GROUP"]
+__all__ = ["Figure", "GalleryError", "register_figure", "figures", "render", "QUALITIES",
+           "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "statmech.figures"
 QUALITIES = ("quick", "full")
@@ -62,6 +63,20 @@ def figures() -> dict[str, Figure]:
     return dict(sorted(_FIGURES.items(), key=lambda kv: (kv[1].order, kv[0])))
 
 
+class GalleryError(RuntimeError):
+    """Some figures of a :func:`render` call failed; the others were written.
+
+    Attributes: ``failed`` ({name: "ErrorType: message"}) and ``rendered`` ({name: [png, pdf]}).
+    """
+
+    def __init__(self, failed: dict[str, str], rendered: dict[str, list[Path]]) -> None:
+        lines = [f"{len(failed)} of {len(failed) + len(rendered)} figure(s) failed:"]
+        lines += [f"  {name}: {why}" for name, why in failed.items()]
+        super().__init__("\n".join(lines))
+        self.failed = failed
+        self.rendered = rendered
+
+
 def render(names: list[str] | None = None, *, quality: str = "quick",
            output: str | Path = "figures", cache: str | Path | None = None,
            executor: str = "local", workers: int | None = None,
@@ -71,36 +86,58 @@ def render(names: list[str] | None = None, *, quality: str = "quick",
     """Render figures (default: all) as PNG and PDF into ``output``.
 
     Returns {name: [png, pdf]}. Sweeps run through :func:`statmech.sweep.run_sweep` with the
-    given cache and executor; a rerun with a warm cache only redraws.
+    given cache and executor; a rerun with a warm cache only redraws. Each figure renders on
+    its own: one that fails (its sweep or its drawing) is reported by name through ``log`` and
+    the others still render; then :class:`GalleryError` names every failure (``.rendered``
+    holds what was written). ``KeyboardInterrupt`` stops at once.
     """
+    from .._validation import ListOf, Options, check
+
+    check(quality, "quality", "render", [Options(QUALITIES)])
+    registry = figures()
+    if names is not None:
+        check(names, "names", "render", [ListOf((Options(tuple(registry)),))])
+    names = list(registry) if not names else list(names)
+    out: dict[str, list[Path]] = {}
+    failed: dict[str, str] = {}
+    for i, name in enumerate(names, 1):
+        if log is not None:
+            log(f"[{i}/{len(names)}] {name} ...")
+        t0 = time.perf_counter()
+        try:
+            out[name] = _render_one(registry[name], quality, Path(output), cache, executor,
+                                    workers, scheduler, force, progress)
+        except Exception as exc:  # noqa: BLE001 - one figure must not stop the gallery
+            failed[name] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            if log is not None:
+                log(f"[{i}/{len(names)}] {name} FAILED after {time.perf_counter() - t0:.1f} s: "
+                    f"{failed[name]}")
+            continue
+        if log is not None:
+            log(f"[{i}/{len(names)}] {name}: {time.perf_counter() - t0:.1f} s -> "
+                f"{out[name][0]}")
+    if failed:
+        raise GalleryError(failed, out)
+    return out
+
+
+def _render_one(fig_def: Figure, quality: str, output: Path, cache, executor, workers,
+                scheduler, force, progress) -> list[Path]:
+    """Run one figure's sweeps and write its PNG and PDF (see :func:`render`)."""
     from ..style import save_figure
     from ..sweep import run_sweep
 
-    if quality not in QUALITIES:
-        raise ValueError(f"The 'quality' parameter of render must be 'quick' or 'full'. "
-                         f"Got {quality!r}.")
-    registry = figures()
-    names = list(registry) if not names else list(names)
-    unknown = [n for n in names if n not in registry]
-    if unknown:
-        raise ValueError(f"Unknown figure(s) {unknown}; available: {', '.join(registry)}.")
-    out: dict[str, list[Path]] = {}
-    for name in names:
-        fig_def = registry[name]
-        t0 = time.perf_counter()
-        tables = {}
-        keys = []
-        for label, spec in fig_def.sweeps(quality).items():
-            table = run_sweep({"name": f"{name}:{label}", **spec}, cache=cache,
-                              executor=executor, workers=workers, scheduler=scheduler,
-                              force=force, progress=progress)
-            tables[label] = table
-            keys += sorted(set(table["key"])) if "key" in table else []
-        config_hash = hashlib.sha256(json.dumps(keys).encode()).hexdigest()[:16]
-        fig = fig_def.plot(tables, quality)
-        meta = {"Title": f"statmech-pruning: {name}", "Description": fig_def.description,
-                "statmech:config_hash": config_hash, "statmech:quality": quality}
-        out[name] = save_figure(fig, Path(output), name, meta)
-        if log is not None:
-            log(f"{name}: {time.perf_counter() - t0:.1f} s -> {out[name][0]}")
-    return out
+    name = fig_def.name
+    tables = {}
+    keys = []
+    for label, spec in fig_def.sweeps(quality).items():
+        table = run_sweep({"name": f"{name}:{label}", **spec}, cache=cache,
+                          executor=executor, workers=workers, scheduler=scheduler,
+                          force=force, progress=progress)
+        tables[label] = table
+        keys += sorted(set(table["key"])) if "key" in table else []
+    config_hash = hashlib.sha256(json.dumps(keys).encode()).hexdigest()[:16]
+    fig = fig_def.plot(tables, quality)
+    meta = {"Title": f"statmech-pruning: {name}", "Description": fig_def.description,
+            "statmech:config_hash": config_hash, "statmech:quality": quality}
+    return save_figure(fig, output, name, meta)  # closes the figure

@@ -176,7 +176,7 @@ SPEC_CASES = [
     ("tsl-int", _spec(params={"train_second_layer": 1}), "train_second_layer", "a bool"),
     ("replicate-negative", _spec(grid={"replicate": [0, -1]}), "replicate", ">= 0"),
     ("unknown-param", _spec(params={"Kay": 2}), "Kay", "Unknown parameter"),
-    ("seed", _spec(params={"seed": 2}), "seed", "derives from its key"),
+    ("seed", _spec(params={"seed": 2}), "seed", "derives from its configuration"),
     ("grid-not-list", _spec(grid={"eta": 0.3}), "eta", "non-empty list"),
     ("grid-empty", _spec(grid={"eta": []}), "eta", "non-empty list"),
     ("zip-lengths", _spec(zip={"eta": [0.3], "K": [2, 3]}), "eta", "equal lengths"),

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from statmech import InvalidParameterError
 from statmech.cli import main
-from statmech.figures import figures, register_figure, render
+from statmech.figures import GalleryError, figures, register_figure, render
 from statmech.sweep import computations
 
 sys.path.insert(0, str(Path(__file__).parent / "sweep_helpers"))
@@ -41,10 +42,39 @@ def test_render_writes_png_pdf_with_the_config_hash_and_reuses_the_cache(tmp_pat
     again = render(["test_figure"], output=tmp_path / "fig2", cache=tmp_path / "c",
                    executor="serial", log=None)
     assert Image.open(again["test_figure"][0]).text["statmech:config_hash"] == h1
-    with pytest.raises(ValueError, match="Unknown figure"):
+    with pytest.raises(InvalidParameterError, match="'names' parameter of render"):
         render(["nope"], output=tmp_path)
     with pytest.raises(ValueError, match="'quality'"):
         render(["test_figure"], quality="draft", output=tmp_path)
+
+
+def _broken_plot(tables, quality):
+    raise ZeroDivisionError("a drawing bug")
+
+
+register_figure("test_broken_figure", "a figure whose drawing fails",
+                lambda q: {"pts": {"computation": "test_slow", "grid": {"x": [1]}}},
+                _broken_plot, order=998)
+
+
+def test_one_failing_figure_does_not_stop_the_gallery(tmp_path, capsys):
+    """The broken figure is reported by name with its error; the one after it still renders;
+    the command exits non-zero with a summary (issue 13, item 2)."""
+    lines = []
+    with pytest.raises(GalleryError) as info:
+        render(["test_broken_figure", "test_figure"], output=tmp_path / "fig",
+               cache=tmp_path / "c", executor="serial", log=lines.append)
+    assert info.value.failed == {"test_broken_figure": "ZeroDivisionError: a drawing bug"}
+    assert info.value.rendered["test_figure"][0].exists()
+    assert any("test_broken_figure FAILED" in line for line in lines)
+    assert "test_broken_figure: ZeroDivisionError: a drawing bug" in str(info.value)
+    code = main(["figures", "test_broken_figure", "test_figure", "--output-dir",
+                 str(tmp_path / "cli"), "--cache", str(tmp_path / "c"), "--serial", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "1 of 2 figure(s) failed" in err and "test_broken_figure" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "cli" / "test_figure.png").exists()
 
 
 def test_builtin_figure_renders(tmp_path):
