@@ -16,7 +16,12 @@ BLAS threads are left as they are. Times are medians over ``--repeat`` runs (def
 kernels are regenerated identically for every run. ``--quick`` shrinks every case (10× fewer
 kernels, n = 500 for (c)). The DPPy columns are skipped if ``dppy`` is not installed.
 
-Run: ``python scripts/bench_dpp.py [--quick] [--repeat R]``.
+``--cps N`` adds one line: the exact conditional-Poisson inclusion probabilities of the DPP-edge
+theory (``statmech.pruning.dpp_edge.cps_inclusion``) for K = 6 units of N Gaussian weights,
+e = 0.8 N edges kept, with its peak traced memory (O(K·N); 6.8 MiB and ~25 s at N = 2·10⁴ on
+the 2-core development machine, ``docs/dpp_edge_theory.md`` §5).
+
+Run: ``python scripts/bench_dpp.py [--quick] [--repeat R] [--cps N]``.
 """
 
 from __future__ import annotations
@@ -106,10 +111,28 @@ def cached_case(n: int, k: int, draws: int, repeat: int) -> list[dict]:
     ]
 
 
+def cps_case(N: int, K: int = 6) -> tuple[float, float]:
+    """(seconds, peak traced MiB) of cps_inclusion for K units of N Gaussian weights, e = 0.8N."""
+    import tracemalloc
+
+    from statmech.pruning.dpp_edge import cps_inclusion
+
+    W = np.random.default_rng(0).standard_normal((K, N))
+    tracemalloc.start()
+    t = time.perf_counter()
+    cps_inclusion(W * W, int(0.8 * N))
+    dt = time.perf_counter() - t
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return dt, peak
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--repeat", type=int, default=5, help="runs per timing (median)")
+    parser.add_argument("--cps", type=int, default=0, metavar="N",
+                        help="also time cps_inclusion at K = 6, this N, e = 0.8 N")
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     rows = [
@@ -125,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
         speed = r["dppy"] / r["ours"]
         print(f"{r['case']:<46} {r['ours']:9.3f} {r['dppy']:9.3f} {speed:8.1f}x "
               f"{r['eigh']:10.3f}")
+    if args.cps:
+        dt, peak = cps_case(args.cps)
+        print(f"cps_inclusion K=6, N={args.cps}, e=0.8N: {dt:.2f} s, peak {peak:.1f} MiB")
 
 
 if __name__ == "__main__":

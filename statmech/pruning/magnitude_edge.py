@@ -8,7 +8,9 @@ unit k's threshold a_k = z_k √Q_kk with 2(1 − Φ(z_k)) = c (per unit) or a c
 * E[Q′_kk] = Q_kk m(z_k), m(z) = E[X² 1{|X| > z}] = 2(1 − Φ(z)) + 2zφ(z) for X ~ N(0, 1);
 * E[R′_km] = R_km m(z_k)   (E[XY 1{|X| > a}] = Cov(X, Y)/Var X · E[X² 1{|X| > a}]);
 * E[Q′_kl] = E[w_k w_l 1{|w_k| > a_k} 1{|w_l| > a_l}], the truncated bivariate cross moment
-  (one-dimensional quadrature, ``theory_tools.truncated_cross_moment``).
+  (one-dimensional quadrature, ``theory_tools.truncated_cross_moment``, graded towards the kink
+  of the conditional truncated mean so that it stays accurate as |ρ_kl| → 1;
+  ``docs/dpp_edge_theory.md`` §4).
 
 With ``weights=`` the masks are deterministic and the pruned order parameters are computed from the
 actual coordinates.
