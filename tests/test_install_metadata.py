@@ -30,7 +30,7 @@ DISTRIBUTION = {
     "pyarrow": "pyarrow", "torch": "torch", "array_api_compat": "array-api-compat",
     "sklearn": "scikit-learn", "mnist1d": "mnist1d", "distributed": "distributed",
     "cupy": "cupy", "cupyx": "cupy", "dppy": "dppy", "array_api_strict": "array-api-strict",
-    "threadpoolctl": "threadpoolctl", "tqdm": "tqdm", "dask": "distributed",
+    "threadpoolctl": "threadpoolctl", "tqdm": "tqdm", "dask": "distributed", "mpmath": "mpmath",
 }
 #: optional modules imported behind a try/except or only for an extra other than `empirical`
 OPTIONAL = {"cupy", "cupyx", "distributed", "dask", "dppy", "array_api_strict", "threadpoolctl",
