@@ -81,7 +81,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import _fmt, check_positive_int
+from ._resources import check_memory
+from ._validation import InvalidParameterError, _fmt, check_positive_int
 from .backend import Backend, get_backend
 
 __all__ = ["KDPP", "inclusion_probabilities", "log_normaliser", "sample_dpp", "sample_k_dpp"]
@@ -104,6 +105,11 @@ _CHECK_BUDGET = 2**18  # float64 elements per chunk of kernels in the symmetry c
 # --------------------------------------------------------------------------------------------
 # parameter checks
 # --------------------------------------------------------------------------------------------
+def _bad(param: str, func: str, message: str) -> InvalidParameterError:
+    """An InvalidParameterError with a free-form message naming ``param`` of ``func``."""
+    return InvalidParameterError(message, func=func, param=param)
+
+
 def _as_kernels(L: Any, func: str) -> tuple[np.ndarray, bool]:
     """L as a float64 stack (B, n, n), exactly symmetric, and whether a stack was given."""
     msg = (f"The 'L' parameter of {func} must be a finite, symmetric, positive semi-definite "
@@ -111,16 +117,16 @@ def _as_kernels(L: Any, func: str) -> tuple[np.ndarray, bool]:
     if type(L).__module__.split(".")[0] == "torch":  # a torch tensor, possibly on a GPU
         L = L.detach().cpu().numpy()
     if isinstance(L, str | bytes) or L is None:
-        raise ValueError(f"{msg}. Got {_fmt(L)} instead.")
+        raise _bad("L", func, f"{msg}. Got {_fmt(L)} instead.")
     try:
         raw = np.asarray(L)
         if np.iscomplexobj(raw):
             raise TypeError
         a = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{msg}. Got {_fmt(L)} instead.") from None
+        raise _bad("L", func, f"{msg}. Got {_fmt(L)} instead.") from None
     if a.ndim not in (2, 3) or a.shape[-1] != a.shape[-2] or a.shape[-1] == 0 or a.size == 0:
-        raise ValueError(f"{msg}. Got an array of shape {a.shape} instead.")
+        raise _bad("L", func, f"{msg}. Got an array of shape {a.shape} instead.")
     batched = a.ndim == 3
     a = a if batched else a[None]
     B = a.shape[0]
@@ -135,12 +141,12 @@ def _as_kernels(L: Any, func: str) -> tuple[np.ndarray, bool]:
     if not np.all(np.isfinite(scale)):
         b = int(np.argmin(np.isfinite(scale)))
         where = f" (kernel {b} of the stack)" if batched else ""
-        raise ValueError(f"{msg}. It contains NaN or infinite entries{where}.")
+        raise _bad("L", func, f"{msg}. It contains NaN or infinite entries{where}.")
     bad = asym > SYMMETRY_RTOL * scale
     if np.any(bad):
         b = int(np.argmax(bad))
         where = f" Kernel {b} of the stack" if batched else " It"
-        raise ValueError(
+        raise _bad("L", func,
             f"{msg} (relative symmetry tolerance {SYMMETRY_RTOL:g}).{where} has "
             f"max |L - Lᵀ| = {asym[b]:.3g} with max |L| = {scale[b]:.3g}."
         )
@@ -149,12 +155,22 @@ def _as_kernels(L: Any, func: str) -> tuple[np.ndarray, bool]:
     return a, batched
 
 
+def _shape(L: Any) -> tuple:
+    """np.shape(L), or () for inputs without one (strings, ragged lists: refused later)."""
+    if isinstance(L, str | bytes):
+        return ()
+    try:
+        return tuple(np.shape(L))
+    except (TypeError, ValueError):
+        return ()
+
+
 def _check_k(k: Any, n: int, func: str, *, allow_none: bool = False) -> int | None:
     if k is None and allow_none:
         return None
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k <= n:
         extra = " or None (the ordinary DPP)" if allow_none else ""
-        raise ValueError(
+        raise _bad("k", func,
             f"The 'k' parameter of {func} must be an int with 0 <= k <= n = {n} (the number of "
             f"items){extra}. Got {_fmt(k)} instead."
         )
@@ -168,7 +184,7 @@ def _as_generator(seed: Any, func: str) -> np.random.Generator:
         return np.random.default_rng(seed)
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
         return np.random.default_rng(int(seed))
-    raise ValueError(
+    raise _bad("seed", func,
         f"The 'seed' parameter of {func} must be None, an int >= 0, a numpy.random.SeedSequence "
         f"or a numpy.random.Generator. Got {_fmt(seed)} instead."
     )
@@ -182,12 +198,12 @@ def _resolve_backend(backend: Any, func: str) -> Backend:
     elif isinstance(backend, str):
         be = get_backend(backend)
     else:
-        raise ValueError(
+        raise _bad("backend", func,
             f"The 'backend' parameter of {func} must be None, 'numpy', 'torch', 'cupy' or a "
             f"statmech.backend.Backend. Got {_fmt(backend)} instead."
         )
     if be.name not in ("numpy", "torch", "cupy"):
-        raise ValueError(
+        raise _bad("backend", func,
             f"The 'backend' parameter of {func} must be 'numpy', 'torch' or 'cupy'. "
             f"Got {be.name!r} instead."
         )
@@ -441,6 +457,17 @@ class KDPP:
 
     def _setup(self, L: Any, backend: Any, func: str) -> None:
         be = _resolve_backend(backend, func)
+        shape = _shape(L)
+        if len(shape) in (2, 3) and all(isinstance(d, int) for d in shape):
+            # float64 copy of L, its symmetric part, the eigenvectors and eigh's workspace
+            nb = shape[0] if len(shape) == 3 else 1
+            est = 4 * 8 * nb * shape[-1] * shape[-2]
+            sizes = {"L": f"shape {shape}"}
+            check_memory(est, func, sizes, what="the eigendecomposition of L",
+                         hint="Use fewer or smaller kernels per call.")
+            if be.is_gpu:
+                check_memory(3 * 8 * nb * shape[-1] ** 2, func, sizes, backend=be,
+                             what="the eigendecomposition of L on the GPU")
         a, batched = _as_kernels(L, func)
         B, n, _ = a.shape
         if be.name == "numpy":
@@ -453,7 +480,7 @@ class KDPP:
         if np.any(bad):
             b = int(np.argmax(bad))
             where = f" Kernel {b} of the stack" if batched else " It"
-            raise ValueError(
+            raise _bad("L", func,
                 f"The 'L' parameter of {func} must be a finite, symmetric, positive "
                 f"semi-definite matrix (relative tolerance {PSD_RTOL:g} on negative "
                 f"eigenvalues).{where} has smallest eigenvalue {w[b, 0]:.6g} and largest "
@@ -507,22 +534,32 @@ class KDPP:
 
     # -- ESP tables ------------------------------------------------------------------------
     def _prefix_table(self, k: int) -> np.ndarray:
-        if self._prefix is None or self._prefix.shape[2] <= k:
-            self._prefix = _log_esp_table(self._logmu, k)
-        return self._prefix
+        # local variable and grow-only assignment: a KDPP shared by threads never hands one
+        # thread a smaller table that another thread stored in between
+        table = self._prefix
+        if table is None or table.shape[2] <= k:
+            table = _log_esp_table(self._logmu, k)
+            cur = self._prefix
+            if cur is None or cur.shape[2] < table.shape[2]:
+                self._prefix = table
+        return table
 
     def _suffix_table(self, k: int) -> np.ndarray:
         """``R[j, b, l] = log e_l`` of the *last* j normalised eigenvalues of kernel b."""
-        if self._suffix is None or self._suffix.shape[2] <= k:
-            self._suffix = _log_esp_table(np.ascontiguousarray(self._logmu[:, ::-1]), k)
-        return self._suffix
+        table = self._suffix
+        if table is None or table.shape[2] <= k:
+            table = _log_esp_table(np.ascontiguousarray(self._logmu[:, ::-1]), k)
+            cur = self._suffix
+            if cur is None or cur.shape[2] < table.shape[2]:
+                self._suffix = table
+        return table
 
     def _check_rank(self, k: int, func: str) -> None:
         bad = self._rank < k
         if np.any(bad):
             b = int(np.argmax(bad))
             which = f"kernel {b} of the stack has" if self._batched else "the kernel has"
-            raise ValueError(
+            raise _bad("k", func,
                 f"The 'k' parameter of {func} is {k}, but {which} numerical rank "
                 f"{int(self._rank[b])} (eigenvalues <= n·eps·λ_max = {self._tol[b]:.3g} count "
                 f"as zero), so det(L_S) = 0 for every S with |S| = {k}. Use k <= "
@@ -558,6 +595,10 @@ class KDPP:
         size = check_positive_int(size, "size", func)
         rng = _as_generator(seed, func)
         self._check_rank(k, func)
+        n, nb = self._n, self._B
+        check_memory(8 * nb * (size * (3 * k + 2) + (n + 1) * (k + 1)), func,
+                     {"size": size, "k": k, "L": f"{nb} kernel(s) of {n} items"},
+                     what="the draws and the ESP table", hint="Draw fewer sets per call.")
         return self._unbatch(self._sample_k(k, size, rng))
 
     def _sample_k(self, k: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -646,6 +687,9 @@ class KDPP:
         size = check_positive_int(size, "size", func)
         rng = _as_generator(seed, func)
         B, n = self._B, self._n
+        check_memory(17 * B * size * n, func, {"size": size, "L": f"{B} kernel(s) of {n} items"},
+                     what="the eigenvector selections (B·size·n uniforms and indices)",
+                     hint="Draw fewer sets per call.")
         M = B * size
         p = self._lam / (1.0 + self._lam)  # λ/(1+λ), exactly 0 for numerical zeros
         sel = rng.random((B, size, n)) < p[:, None, :]
@@ -777,7 +821,7 @@ def sample_k_dpp(L: Any, k: int, size: int = 1, seed: Any = None, *,
     func = "sample_k_dpp"
     size = check_positive_int(size, "size", func)
     rng = _as_generator(seed, func)
-    shape = np.shape(L)
+    shape = _shape(L)
     if len(shape) in (2, 3) and shape[-1] >= 1:
         _check_k(k, shape[-1], func)  # cheap checks before the eigendecomposition
     dpp = KDPP._build(L, backend, func)
@@ -836,7 +880,7 @@ def inclusion_probabilities(L: Any, k: int | None, *, backend: Any = None) -> np
     array([0.5, 0.5, 0.5, 0.5])
     """
     func = "inclusion_probabilities"
-    shape = np.shape(L)
+    shape = _shape(L)
     if len(shape) in (2, 3) and shape[-1] >= 1:
         _check_k(k, shape[-1], func, allow_none=True)
     return KDPP._build(L, backend, func).inclusion_probabilities(k)
@@ -858,7 +902,7 @@ def log_normaliser(L: Any, k: int | None, *, backend: Any = None) -> float | np.
     2070.1788
     """
     func = "log_normaliser"
-    shape = np.shape(L)
+    shape = _shape(L)
     if len(shape) in (2, 3) and shape[-1] >= 1:
         _check_k(k, shape[-1], func, allow_none=True)
     return KDPP._build(L, backend, func).log_normaliser(k)

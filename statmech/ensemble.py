@@ -128,9 +128,9 @@ class Ensemble:
             must be left out (e.g. ``members=ens.status == "ok"``).
         """
         n = self.alpha.shape[0]
-        if isinstance(i, bool) or not isinstance(i, int | np.integer) or not -n <= i < n:
-            raise ValueError(f"The 'i' parameter of Ensemble.order_parameters must be an int in "
-                             f"[{-n}, {n - 1}]. Got {i!r}.")
+        from ._validation import Integer, check
+
+        check(i, "i", "Ensemble.order_parameters", [Integer(-n, n - 1)])
         sel = slice(None) if members is None else members
         Q, R, v = self.Q[sel, i], self.R[sel, i], self.v[sel, i]
         if not np.all(np.isfinite(Q)):
@@ -154,6 +154,14 @@ class Ensemble:
         law for rotation-invariant initial weights), reproducibly from the run's seed (stream
         (i, 3) of member i) unless ``seed`` is given. Diverged members give NaN.
         """
+        from ._resources import check_memory
+        from ._validation import Seed, check
+
+        check(seed, "seed", "Ensemble.weights", [Seed()])
+        N, K, M, E = self.N, self.K, self.M, self.E
+        check_memory(8 * E * (K + M) * N, "Ensemble.weights", {"N": N, "K": K, "M": M,
+                     "ensemble": E}, what="the weights of every member",
+                     hint="Select fewer members first, or use the order parameters.")
         if self.final_weights is not None:
             W, Ws, v, vs = self.final_weights
             return {"W": W.copy(), "W_star": Ws.copy(), "v": v.copy(), "v_star": vs.copy()}
@@ -161,7 +169,6 @@ class Ensemble:
         from .sgd_engine import STREAM_RECONSTRUCT, child_seed
         from .weights_reconstruction import reconstruct_member
 
-        N, K, M, E = self.N, self.K, self.M, self.E
         root = self.params["seed"] if seed is None else seed
         seeds = member_seeds(np.random.SeedSequence(root), E)
         W = np.full((E, K, N), np.nan)

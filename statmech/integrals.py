@@ -96,11 +96,19 @@ def _erf_contracted(C: np.ndarray, u: np.ndarray, K: int, need_j2: bool) -> Cont
     return ContractedIntegrals(I2u, I3u, I4uu, J2)
 
 
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Read-only arrays: the lru_caches below share them between calls and threads, so nobody
+    may modify them in place."""
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
 @functools.lru_cache(maxsize=32)
 def _upper(D: int) -> tuple[np.ndarray, np.ndarray]:
     """Flat positions of the c <= d entries of a D x D matrix, and their multiplicities."""
     ci, cj = np.triu_indices(D)
-    return ci * D + cj, ci, cj
+    return _frozen(ci * D + cj, ci, cj)
 
 
 _LOCAL = threading.local()  # per-thread scratch arrays (threaded executors share the module)
@@ -174,7 +182,7 @@ def _i4_chunked(C, u, *pair_arrays) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _pairs(K: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.triu_indices(K)
+    return _frozen(*np.triu_indices(K))
 
 
 def _blocks(K: int, D: int) -> list[tuple[slice, bool]]:

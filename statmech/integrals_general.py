@@ -143,9 +143,11 @@ each use, and re-faulting the pages costs more than the arithmetic).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-from ._validation import check_choice
+from ._validation import InvalidParameterError, check_choice
 
 __all__ = ["ACTIVATIONS", "I2", "I3", "I4", "J2", "orthant_probability"]
 
@@ -178,8 +180,15 @@ def _plackett_basis(s: np.ndarray, w: np.ndarray):
     return num, wdet, ddet, 2.0 * s * w  # dt = 2s ds
 
 
+def _read_only(*arrays: np.ndarray) -> None:
+    """Shared module-level lookup arrays are frozen: no thread can modify them in place."""
+    for a in arrays:
+        a.setflags(write=False)
+
+
 _S_NODES, _S_WEIGHTS = _quadrature_rule()
 _BASIS = _plackett_basis(_S_NODES, _S_WEIGHTS)
+_read_only(_S_NODES, _S_WEIGHTS, *_BASIS)
 _BLOCK = 320  # tuples per block (geometry temporaries stay below 128 KiB)
 _SUB = 320  # tuples per quadrature sub-block (preallocated work arrays)
 
@@ -196,14 +205,14 @@ def _as_cov(S: object, n: int, func: str) -> tuple[np.ndarray, tuple[int, ...]]:
     try:
         arr = np.asarray(S, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InvalidParameterError(
             f"The 'S' parameter of {func} must be a real array of shape (..., {n}, {n})."
-            f" Got {type(S).__name__} instead."
+            f" Got {type(S).__name__} instead.", func=func, param="S"
         ) from None
-    if arr.ndim < 2 or arr.shape[-2:] != (n, n):
-        raise ValueError(
+    if isinstance(S, str | bytes) or arr.ndim < 2 or arr.shape[-2:] != (n, n):
+        raise InvalidParameterError(
             f"The 'S' parameter of {func} must be a covariance array of shape (..., {n}, {n})."
-            f" Got shape {arr.shape} instead."
+            f" Got shape {arr.shape} instead.", func=func, param="S"
         )
     batch = arr.shape[:-2]
     return arr.reshape((-1, n, n)), batch
@@ -353,6 +362,8 @@ _P_C1B = np.array(  # W1 indices of l given i, then l given j
 )
 _P_TK = np.array([_TRIPLE_INDEX[k, i, j] for i, j, k in zip(_P_I, _P_J, _P_K, strict=True)])
 _P_TL = np.array([_TRIPLE_INDEX[l, i, j] for i, j, l in zip(_P_I, _P_J, _P_L, strict=True)])
+_read_only(_OP_J, _OP_K, _TR_JL, _TR_JK, _P_I, _P_J, _P_K, _P_L, _P_IJ, _P_C1A, _P_C1B, _P_TK,
+           _P_TL)
 
 
 def _orthant_stacked(E: np.ndarray, cases: list[tuple[int, ...]]) -> np.ndarray | float:
@@ -531,15 +542,19 @@ class _Workspace:
         self.d = np.empty((_SUB, n))
 
 
-_WORKSPACE: _Workspace | None = None
+_LOCAL = threading.local()  # per-thread quadrature buffers (never shared between threads)
 
 
 def _workspace() -> _Workspace:
-    """The module's quadrature buffers, (re)allocated for the current node count."""
-    global _WORKSPACE
-    if _WORKSPACE is None or _WORKSPACE.d.shape[1] != _S_NODES.size:
-        _WORKSPACE = _Workspace()
-    return _WORKSPACE
+    """This thread's quadrature buffers, (re)allocated for the current node count.
+
+    The buffers are written in place by :func:`_m4_sub`, so each thread has its own: a single
+    module-global workspace let two threads overwrite each other's partial results.
+    """
+    ws = getattr(_LOCAL, "workspace", None)
+    if ws is None or ws.d.shape[1] != _S_NODES.size:
+        ws = _LOCAL.workspace = _Workspace()
+    return ws
 
 
 def _m4_sub(r, coefs, wc, dc, ws: _Workspace) -> np.ndarray:
@@ -613,12 +628,16 @@ def orthant_probability(S: object) -> np.ndarray:
         Closed form for n ≤ 3; for n = 4 the Plackett quadrature of the module docstring (D7),
         absolute error ≲ 2e-10. A field with zero variance gives probability 0.
     """
-    arr = np.asarray(S, dtype=float)
+    try:
+        arr = np.asarray(S, dtype=float)
+    except (TypeError, ValueError):
+        arr = np.zeros(0)
     n = arr.shape[-1] if arr.ndim >= 2 else 0
     if n not in (1, 2, 3, 4):
-        raise ValueError(
+        raise InvalidParameterError(
             "The 'S' parameter of orthant_probability must be a covariance array of shape"
-            f" (..., n, n) with 1 <= n <= 4. Got shape {arr.shape} instead."
+            f" (..., n, n) with 1 <= n <= 4. Got shape {arr.shape} instead.",
+            func="orthant_probability", param="S"
         )
     V, batch = _as_cov(arr, n, "orthant_probability")
     dead = np.any(np.diagonal(V, axis1=-2, axis2=-1) <= 0, axis=-1)

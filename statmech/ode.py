@@ -15,13 +15,15 @@ from typing import Any
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ._validation import check_choice, check_real
+from ._resources import check_memory
+from ._validation import InstanceOf, InvalidParameterError, Options, Real, validate_params
 from .generalization import eg_from_covariance
 from .order_parameters import OrderParameters
-from .rhs import BatchedRHS, _coefficients, _parse_model, ode_rhs
+from .rhs import MODEL_PARAMS, BatchedRHS, _coefficients, _parse_model, ode_rhs
 from .trajectory import Trajectory
 
-__all__ = ["integrate", "ode_rhs", "METHODS", "DIVERGENCE_FACTOR"]
+__all__ = ["integrate", "ode_rhs", "METHODS", "DIVERGENCE_FACTOR", "ALPHA_MAX",
+           "MAX_RHS_CALLS"]
 
 #: Integrators accepted by :func:`integrate` (``scipy.integrate.solve_ivp`` methods).
 METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
@@ -31,6 +33,20 @@ METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
 #: trajectories stay far below (converged students have Q ≈ T); beyond the stable learning rate
 #: the norms grow without bound (slowly for erf units, exponentially for linear ones).
 DIVERGENCE_FACTOR = 100.0
+#: Largest final time α accepted by :func:`integrate` (and :func:`statmech.simulate`): 2⁵² =
+#: 1/ε. Beyond it α + 1 == α in float64, so the O(1/η) time scales of the dynamics cannot be
+#: resolved (such a call used to run for ever).
+ALPHA_MAX = 2.0**52
+#: Most right-hand-side evaluations an explicit method (DOP853, RK45, RK23) may be expected to
+#: need: :func:`integrate` refuses (``InvalidParameterError``) when its estimate
+#: ``EXPLICIT_CALLS_PER_UNIT · max(η, η_v) · α_end`` exceeds it. Near a stable fixed point the
+#: explicit step is limited by stability, not accuracy, so the calls grow linearly in η·α
+#: (measured, erf K = M = 2: 1.5-2.7 calls per unit of η·α for α in 1e3-1e5); 2e6 calls take
+#: ~3 min (one member) to hours (large batches). The stiff methods (LSODA, BDF, Radau)
+#: need ~1e3 calls whatever α.
+MAX_RHS_CALLS = 2 * 10**6
+EXPLICIT_CALLS_PER_UNIT = 2.0
+_EXPLICIT = ("DOP853", "RK45", "RK23")
 
 
 def _per_member_solver(method: str, nb: int, n_state: int) -> type | None:
@@ -92,7 +108,12 @@ def _jacobian_structure(method: str, nb: int, n_state: int) -> dict[str, Any]:
 
 def _outputs(ys, fun: BatchedRHS, alpha_out, flat, bound, p):
     """Order parameters and ε_g at the output times from the flat solutions ``ys`` (n_t, ·);
-    members from their first diverged output time on are NaN."""
+    members from their first diverged output time on are NaN.
+
+    A member is diverged from the first output time at which its state is not finite or
+    beyond ``bound``, at which its ε_g is not finite, or at/after the α at which the
+    right-hand side froze it (``fun.t_frozen``: a non-finite or overflowing derivative, or a
+    trial state beyond the bound), whichever comes first."""
     nb, K, M, n_t = fun.nb, fun.K, fun.M, alpha_out.size
     Qs, Rs, vs = zip(*(fun.unpack(y) for y in ys), strict=True)
     Q = np.stack(Qs, axis=1)  # (nb, n_t, K, K)
@@ -103,6 +124,10 @@ def _outputs(ys, fun: BatchedRHS, alpha_out, flat, bound, p):
         finite = np.isfinite(Q).all((-1, -2)) & np.isfinite(R).all((-1, -2))
         finite &= np.isfinite(v).all(-1)
         bad = ~finite | (qmax > bound[:, None])
+    # frozen by the right-hand side: NaN from the first output time >= t_frozen (> 0: the
+    # initial state itself is always valid)
+    first_frozen = np.searchsorted(alpha_out, np.maximum(fun.t_frozen, 5e-324), side="left")
+    bad |= np.arange(n_t)[None, :] >= first_frozen[:, None]
     diverged = bad.any(axis=1)
     first = np.where(diverged, np.argmax(bad, axis=1), n_t)
     after = np.arange(n_t)[None, :] >= first[:, None]
@@ -119,28 +144,67 @@ def _outputs(ys, fun: BatchedRHS, alpha_out, flat, bound, p):
         eg = eg_from_covariance(np.nan_to_num(C), np.concatenate([-np.nan_to_num(v), vs_t], -1),
                                 K, p["student"], p["teacher"])
     eg[after] = np.nan
+    # last safety net: a member whose ε_g is not finite (e.g. an overflowing second layer) is
+    # diverged from then on, never "ok" with non-finite values
+    eg_bad = ~np.isfinite(eg) & ~after
+    if eg_bad.any():
+        late = eg_bad.any(axis=1)
+        j = np.argmax(eg_bad, axis=1)
+        for m in np.flatnonzero(late):
+            Q[m, j[m]:] = R[m, j[m]:] = v[m, j[m]:] = eg[m, j[m]:] = np.nan
+            if not diverged[m]:
+                alpha_div[m] = alpha_out[j[m]]
+        diverged = diverged | late
     return Q, R, v, eg, diverged, alpha_div
 
 
 def _check_alpha(alpha: Any, func: str) -> np.ndarray:
-    msg = (
-        f"The 'alpha' parameter of {func} must be a finite float > 0 (the final time) or a 1-D "
-        "array of finite, non-negative, strictly increasing output times."
-    )
+    """The output times: a scalar final time > 0 (201 equally spaced outputs on [0, alpha]) or a
+    1-D array of non-negative, strictly increasing times; at most :data:`ALPHA_MAX`."""
+    allowed = (f"a finite float in (0, {ALPHA_MAX:.0f}] (the final time) or a 1-D array of "
+               f"finite, non-negative, strictly increasing output times <= {ALPHA_MAX:.0f}")
+
+    def bad(shown: object = alpha, detail: str = "") -> InvalidParameterError:
+        return InvalidParameterError.build(func, "alpha", allowed, shown, detail)
+
+    if isinstance(alpha, str | bytes | bool | np.bool_) or alpha is None:
+        raise bad()
     try:
         a = np.asarray(alpha, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{msg} Got {alpha!r} instead.") from None
+        raise bad() from None
     if a.ndim == 0:
-        if not np.isfinite(a) or a <= 0:
-            raise ValueError(f"{msg} Got {alpha!r} instead.")
+        if not np.isfinite(a) or a <= 0 or a > ALPHA_MAX:
+            raise bad()
         return np.linspace(0.0, float(a), 201)
     if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < 0):
-        raise ValueError(f"{msg} Got {alpha!r} instead.")
+        raise bad()
     if np.any(np.diff(a) <= 0):
         i = int(np.argmax(np.diff(a) <= 0))
-        raise ValueError(f"{msg} Got alpha[{i}] = {a[i]:g} >= alpha[{i + 1}] = {a[i + 1]:g}.")
+        raise bad(f"alpha[{i}] = {a[i]:g} >= alpha[{i + 1}] = {a[i + 1]:g}",
+                  "The times must be strictly increasing.")
+    if a[-1] > ALPHA_MAX:
+        raise bad(float(a[-1]), f"(alpha[-1]; beyond {ALPHA_MAX:.0f} = 1/eps, α + 1 == α).")
     return a
+
+
+def _check_cost(method: str, rate: float, t_end: float, func: str) -> None:
+    """Refuse explicit-method runs expected to need more than :data:`MAX_RHS_CALLS` calls."""
+    if method not in _EXPLICIT:
+        return
+    est = EXPLICIT_CALLS_PER_UNIT * rate * t_end
+    if est > MAX_RHS_CALLS:
+        raise InvalidParameterError(
+            f"The 'alpha' parameter of {func} (final time {t_end:g}) with eta = {rate:g} and "
+            f"method={method!r} needs about {est:.3g} right-hand-side evaluations "
+            f"({EXPLICIT_CALLS_PER_UNIT:g} per unit of eta·alpha: an explicit method's step is "
+            f"limited by stability near the fixed point), more than MAX_RHS_CALLS = "
+            f"{MAX_RHS_CALLS:.0e}. Use a stiff method (method='LSODA', about 1e3 evaluations "
+            "whatever alpha) or a smaller final alpha (if eta is beyond the stable range the "
+            "run diverges early, and method='LSODA' flags it).",
+            func=func, param="alpha", value=f"{t_end:g}",
+            allowed=f"eta·alpha <= {MAX_RHS_CALLS / EXPLICIT_CALLS_PER_UNIT:g} for {method}",
+        )
 
 
 def _divergence_message(
@@ -166,6 +230,14 @@ def _divergence_message(
     return msg + " Reduce 'eta', or pass on_divergence='mask' to keep the other members."
 
 
+@validate_params({
+    "op0": [InstanceOf(OrderParameters, "an OrderParameters")],
+    **MODEL_PARAMS,
+    "method": [Options(METHODS)],
+    "rtol": [Real(0, 1, "right")],
+    "atol": [Real(0, None, "neither")],
+    "on_divergence": [Options(("raise", "mask"))],
+})
 def integrate(
     op0: OrderParameters,
     *,
@@ -212,12 +284,28 @@ def integrate(
         Per-member relative and absolute tolerances.
     on_divergence : {"raise", "mask"}
         On divergence (non-finite values, or max Q_kk beyond :data:`DIVERGENCE_FACTOR` times
-        the initial scale) raise ``ValueError`` naming η and the stable range, or mark just that
-        member: its ``status`` becomes ``"diverged"`` and its values NaN from then on.
+        the initial scale, or a derivative that is not finite or beyond that bound divided by
+        float64's epsilon, e.g. η² overflowing) raise ``ValueError`` naming η and the stable
+        range, or mark just that member: its ``status`` becomes ``"diverged"`` and its values
+        NaN from then on. A diverging run is never reported as ``"ok"``: if the solver fails
+        while some members diverge, those are marked and the others integrated again on their
+        own.
 
     Returns
     -------
     Trajectory
+
+    Raises
+    ------
+    InvalidParameterError
+        (a ``ValueError`` and ``TypeError``) for an invalid parameter, naming it, the allowed
+        range and the value; also for a final α above :data:`ALPHA_MAX`, and for an explicit
+        method (DOP853, RK45, RK23) expected to need more than :data:`MAX_RHS_CALLS`
+        right-hand-side evaluations (about 2·η·α near the fixed point; use ``"LSODA"``).
+    ValueError
+        On divergence with ``on_divergence="raise"``.
+    RuntimeError
+        If the solver fails while no member diverges.
 
     Examples
     --------
@@ -233,82 +321,28 @@ def integrate(
         op0, func, eta, eta_v, train_second_layer, noise, weight_decay, batch_size, activation
     )
     alpha_out = _check_alpha(alpha, func)
-    method = check_choice(method, "method", func, METHODS)
-    rtol = check_real(rtol, "rtol", func, low=0.0, low_inclusive=False, high=1.0)
-    atol = check_real(atol, "atol", func, low=0.0, low_inclusive=False)
-    on_divergence = check_choice(on_divergence, "on_divergence", func, ("raise", "mask"))
     train_v = bool(train_second_layer)
+    rtol, atol = float(rtol), float(atol)
 
     shape = p["shape"]
     nb = int(np.prod(shape, dtype=int))
     K, M = op0.K, op0.M
     flat = {k: np.ascontiguousarray(p[k]).reshape((nb,) + p[k].shape[len(shape):])
             for k in ("Q", "R", "T", "v", "v_star", "eta", "eta_v", "sigma2", "kappa", "batch")}
-    scale0 = np.maximum(
-        1.0,
-        np.maximum(
-            np.diagonal(flat["Q"], axis1=-2, axis2=-1).max(-1),
-            np.diagonal(flat["T"], axis1=-2, axis2=-1).max(-1),
-        ),
-    )
-    bound = DIVERGENCE_FACTOR * scale0  # (nb,)
-    coef = _coefficients(flat["eta"], flat["eta_v"], flat["sigma2"], flat["kappa"],
-                         flat["batch"], train_v)
-    fun = BatchedRHS(flat["Q"], flat["R"], flat["T"], flat["v"], flat["v_star"], coef, train_v,
-                     p["student"], p["teacher"], bound)
-    unpack = fun.unpack
-
-    events = None
-    if on_divergence == "raise":
-
-        def escaped(_t: float, y: np.ndarray) -> float:
-            Q = unpack(y)[0]
-            with np.errstate(all="ignore"):
-                margin = bound - np.diagonal(Q, axis1=-2, axis2=-1).max(-1)
-            return float(np.nan_to_num(margin, nan=-1.0).min())
-
-        escaped.terminal = True  # type: ignore[attr-defined]
-        escaped.direction = -1  # type: ignore[attr-defined]
-        events = [escaped]
-
-    y0 = fun.y0
-    t_end = float(alpha_out[-1])
-    if t_end > 0:
-        solver = _per_member_solver(method, nb, fun.n_state)
-        root = 1.0 if solver is not None else np.sqrt(nb)
-        with np.errstate(all="ignore"):
-            sol = solve_ivp(
-                fun, (0.0, t_end), y0, method=solver or method, t_eval=alpha_out,
-                rtol=rtol / root, atol=atol / root, events=events,
-                **_jacobian_structure(method, nb, fun.n_state),
-            )
-        if on_divergence == "raise" and sol.status == 1:
-            t_div = float(sol.t_events[0][0])
-            Qd = unpack(sol.y_events[0][0])[0]
-            member = int(np.argmax(np.diagonal(Qd, axis1=-2, axis2=-1).max(-1) / bound))
-            raise ValueError(
-                _divergence_message(K, M, flat["eta"][member], t_div,
-                                    (p["student"].name, p["teacher"].name))
-            )
-        if sol.status < 0:
-            raise RuntimeError(
-                f"The ODE solver ({method}) failed at α = {sol.t[-1] if sol.t.size else 0:g}: "
-                f"{sol.message}. Try method='LSODA' or looser tolerances."
-            )
-        ys = sol.y.T  # (n_t, nb * n_state)
-        nfev = int(sol.nfev)
-        if alpha_out[0] == 0.0:
-            ys[0] = y0
-    else:
-        ys = y0[None, :]
-        nfev = 0
-    Q, R, v, eg, diverged, alpha_div = _outputs(ys, fun, alpha_out, flat, bound, p)
-    if on_divergence == "raise" and diverged.any():  # caught at an output time, not by the event
-        m = int(np.argmax(diverged))
-        raise ValueError(
-            _divergence_message(K, M, flat["eta"][m], float(alpha_div[m]),
-                                (p["student"].name, p["teacher"].name))
-        )
+    D, n_t = K + M, alpha_out.size
+    n_state = K * (K + 1) // 2 + K * M + (K if train_v else 0)
+    generic = (p["student"].name, p["teacher"].name) != ("erf", "erf")
+    # per member: solver output (n_t·n_state), Q, R, v, ε_g and the covariances of _outputs
+    # (a few copies), the right-hand side's I4 temporaries (erf: 3 arrays of P·D² with
+    # P = K(K+1)/2; other activations: the gathered 4×4 covariances of K²·D² index tuples) and
+    # the solver's stages (~16 state vectors)
+    per = 8 * (n_t * (2 * n_state + 4 * (K * K + K * M + K + 1) + 3 * D * D) + 16 * n_state)
+    per += 8 * (3 * (K * (K + 1) // 2) * D * D if not generic else 3 * 16 * K * K * D * D)
+    check_memory(nb * per, func, {"op0": f"batch shape {shape}", "alpha": f"{n_t} outputs"},
+                 what=f"{nb} members, K={K}, M={M}",
+                 hint="Integrate the batch in parts, or ask for fewer output times.")
+    Q, R, v, eg, diverged, alpha_div, nfev = _integrate_flat(
+        flat, p, K, M, train_v, alpha_out, method, rtol, atol, on_divergence)
 
     def out(a: np.ndarray) -> np.ndarray:
         return a.reshape(shape + a.shape[1:])
@@ -339,3 +373,118 @@ def integrate(
         nfev=nfev,
     )
 
+
+def _integrate_flat(flat, p, K, M, train_v, alpha_out, method, rtol, atol, on_divergence):
+    """Integrate the members of the flat (nb, ...) parameter arrays ``flat``.
+
+    Returns (Q, R, v, eg, diverged, alpha_div, nfev) with leading axis nb. If the solver fails
+    (or SciPy raises on non-finite values) while some members were frozen as diverged, those
+    are marked diverged (``on_divergence="mask"``; the others are integrated again on their
+    own) or reported (``"raise"``); a failure without diverged members is a RuntimeError.
+    """
+    nb = flat["Q"].shape[0]
+    acts = (p["student"].name, p["teacher"].name)
+    scale0 = np.maximum(
+        1.0,
+        np.maximum(
+            np.diagonal(flat["Q"], axis1=-2, axis2=-1).max(-1),
+            np.diagonal(flat["T"], axis1=-2, axis2=-1).max(-1),
+        ),
+    )
+    with np.errstate(over="ignore"):
+        bound = DIVERGENCE_FACTOR * scale0  # (nb,)
+    coef = _coefficients(flat["eta"], flat["eta_v"], flat["sigma2"], flat["kappa"],
+                         flat["batch"], train_v)
+    fun = BatchedRHS(flat["Q"], flat["R"], flat["T"], flat["v"], flat["v_star"], coef, train_v,
+                     p["student"], p["teacher"], bound)
+    unpack = fun.unpack
+
+    events = None
+    if on_divergence == "raise":
+
+        def escaped(_t: float, y: np.ndarray) -> float:
+            Q = unpack(y)[0]
+            with np.errstate(all="ignore"):
+                margin = bound - np.diagonal(Q, axis1=-2, axis2=-1).max(-1)
+            return float(np.nan_to_num(margin, nan=-1.0).min())
+
+        escaped.terminal = True  # type: ignore[attr-defined]
+        escaped.direction = -1  # type: ignore[attr-defined]
+        events = [escaped]
+
+    y0 = fun.y0
+    n_t = alpha_out.size
+    t_end = float(alpha_out[-1])
+    if t_end > 0 and method in _EXPLICIT:
+        # members whose derivative already overflows at α = 0 are diverged (frozen, cheap);
+        # the others set the expected cost of an explicit method
+        with np.errstate(all="ignore"):
+            fun(0.0, y0)
+        live = ~np.isfinite(fun.t_frozen)
+        if live.any():
+            rate = flat["eta"][live]
+            if train_v:
+                rate = np.maximum(rate, flat["eta_v"][live])
+            _check_cost(method, float(np.max(rate)), t_end, "integrate")
+    failure = None
+    if t_end > 0:
+        solver = _per_member_solver(method, nb, fun.n_state)
+        root = 1.0 if solver is not None else np.sqrt(nb)
+        sol = None
+        try:
+            with np.errstate(all="ignore"):
+                sol = solve_ivp(
+                    fun, (0.0, t_end), y0, method=solver or method, t_eval=alpha_out,
+                    rtol=rtol / root, atol=atol / root, events=events,
+                    **_jacobian_structure(method, nb, fun.n_state),
+                )
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            # e.g. an implicit method's LU of a Jacobian with non-finite entries
+            if not np.isfinite(fun.t_frozen).any():
+                raise RuntimeError(
+                    f"The ODE solver ({method}) failed: {type(exc).__name__}: {exc}. "
+                    "Try method='LSODA' or looser tolerances.") from exc
+            failure = f"{type(exc).__name__}: {exc}"
+        if sol is not None and on_divergence == "raise" and sol.status == 1:
+            t_div = float(sol.t_events[0][0])
+            Qd = unpack(sol.y_events[0][0])[0]
+            member = int(np.argmax(np.diagonal(Qd, axis1=-2, axis2=-1).max(-1) / bound))
+            raise ValueError(_divergence_message(K, M, flat["eta"][member], t_div, acts))
+        ts = np.asarray(sol.t if sol is not None else [], dtype=float).reshape(-1)
+        if sol is not None and sol.status < 0:
+            failure = sol.message
+            if not np.isfinite(fun.t_frozen).any():
+                raise RuntimeError(
+                    f"The ODE solver ({method}) failed at α = {ts[-1] if ts.size else 0.0:g}: "
+                    f"{sol.message}. Try method='LSODA' or looser tolerances."
+                )
+        ys = np.full((n_t, y0.size), np.nan)
+        if ts.size:
+            ys[: ts.size] = np.asarray(sol.y).T
+        nfev = int(sol.nfev) if sol is not None else 0
+        if alpha_out[0] == 0.0:
+            ys[0] = y0
+    else:
+        ys = y0[None, :]
+        nfev = 0
+    frozen = np.isfinite(fun.t_frozen)
+    if failure is not None and on_divergence == "raise":
+        m = int(np.argmin(fun.t_frozen))
+        raise ValueError(_divergence_message(K, M, flat["eta"][m], float(fun.t_frozen[m]),
+                                             acts))
+    Q, R, v, eg, diverged, alpha_div = _outputs(ys, fun, alpha_out, flat, bound, p)
+    if failure is not None:
+        # the frozen members are diverged (marked by _outputs); the solver stopped early, so
+        # the others are integrated again without them
+        keep = ~frozen
+        if keep.any():
+            sub = {k: a[keep] for k, a in flat.items()}
+            res = _integrate_flat(sub, p, K, M, train_v, alpha_out, method, rtol, atol,
+                                  on_divergence)
+            for full, part in zip((Q, R, v, eg, diverged, alpha_div), res[:6], strict=True):
+                full[keep] = part
+            nfev += res[6]
+    if on_divergence == "raise" and diverged.any():  # caught at an output time, not by the event
+        m = int(np.argmax(diverged))
+        raise ValueError(_divergence_message(K, M, flat["eta"][m], float(alpha_div[m]), acts))
+    return Q, R, v, eg, diverged, alpha_div, nfev

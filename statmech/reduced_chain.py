@@ -243,9 +243,10 @@ class ReducedEngine(Engine):
                 self.T.copy(), be.to_numpy(self.v).astype(np.float64))
 
     def max_qkk(self) -> np.ndarray:
-        """Host max_k Q_kk per member."""
+        """Host max_k Q_kk per member; NaN for a member whose R or v is not finite."""
         xp = self.xp
         q = xp.max(xp.linalg.diagonal(self.Q), axis=1)
+        q = q + 0.0 * (xp.sum(self.v, axis=1) + xp.sum(xp.sum(self.Rt, axis=2), axis=1))
         return self.be.to_numpy(q).astype(np.float64)
 
     def _freeze(self, mask: np.ndarray) -> None:

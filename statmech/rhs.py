@@ -24,13 +24,39 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._validation import check_real
+from ._validation import (
+    ArrayLike,
+    Boolean,
+    InstanceOf,
+    Integer,
+    InvalidParameterError,
+    Real,
+    check,
+    validate_params,
+)
 from .activations import Activation
 from .generalization import resolve_activations
 from .integrals import ContractedIntegrals, contracted_integrals
 from .order_parameters import OrderParameters
 
 __all__ = ["BatchedRHS", "ode_rhs"]
+
+#: Declared constraints of the model parameters shared by :func:`ode_rhs` and
+#: :func:`statmech.integrate` (each checked on its own; the checks that involve several
+#: parameters, such as broadcasting, live in :func:`_parse_model`).
+MODEL_PARAMS = {
+    "eta": [Real(0.0, None, "neither", array=True)],
+    "eta_v": [None, Real(0.0, None, "left", array=True)],
+    "train_second_layer": [Boolean()],
+    "noise": [Real(0.0, None, "left", array=True)],
+    "weight_decay": [Real(0.0, None, "left", array=True)],
+}
+#: A member whose derivative exceeds ``bound / DERIVATIVE_EPS`` in absolute value (or is not
+#: finite) is diverged: it would cross its divergence bound within an α-interval of
+#: ``DERIVATIVE_EPS`` (float64's machine epsilon), below the resolution of any α >= 1, which no
+#: solver can follow (e.g. η ≳ 1e9, or η² overflowing for η ≳ 1e154). Learning trajectories
+#: stay below ~1e6.
+DERIVATIVE_EPS = float(np.finfo(float).eps)
 
 
 class _Coefficients(NamedTuple):
@@ -48,9 +74,11 @@ def _coefficients(
     batch: np.ndarray, train_v: bool,
 ) -> _Coefficients:
     e = np.asarray(eta, dtype=float)[..., None, None]
+    with np.errstate(over="ignore"):  # η² = inf (η ≳ 1e154): a non-finite rate, caught as
+        e2 = e * e  # divergence by BatchedRHS
     return _Coefficients(
         eta=e,
-        eta2_over_b=e * e / np.asarray(batch, dtype=float)[..., None, None],
+        eta2_over_b=e2 / np.asarray(batch, dtype=float)[..., None, None],
         sigma2=np.asarray(sigma2, float)[..., None, None] if np.any(sigma2 > 0) else None,
         kappa=np.asarray(kappa, float)[..., None, None] if np.any(kappa > 0) else None,
         eta_v=np.asarray(eta_v, float)[..., None] if train_v else None,
@@ -102,8 +130,11 @@ class BatchedRHS:
 
     The state of member m is [Q upper triangle, R (row-major), v (if trained)]; members are
     stacked. The covariance C and the signed weights u live in preallocated buffers so that one
-    evaluation costs few NumPy calls. Members that are non-finite or beyond ``bound`` (diverged)
-    get a zero derivative: they freeze while the others continue undisturbed.
+    evaluation costs few NumPy calls. Members that are non-finite or beyond ``bound``, or whose
+    derivative is not finite or beyond ``bound / DERIVATIVE_EPS`` (diverged), get a zero
+    derivative: they freeze while the others continue undisturbed. ``t_frozen[m]`` records the
+    first α at which member m was frozen (inf if never), so that a frozen member is always
+    reported as diverged, never as a trajectory that merely stopped.
     """
 
     def __init__(self, Q, R, T, v, v_star, coef: _Coefficients, train_v: bool,
@@ -116,6 +147,10 @@ class BatchedRHS:
         self.diag = np.flatnonzero(self.iu[0] == self.iu[1])  # positions of Q_kk in the state
         self.coef, self.student, self.teacher, self.bound = coef, student, teacher, bound
         self.bound_min = float(np.min(bound))
+        with np.errstate(over="ignore"):
+            self.deriv_max = np.asarray(bound, dtype=float) / DERIVATIVE_EPS
+        self.deriv_max_min = float(np.min(self.deriv_max))
+        self.t_frozen = np.full(nb, np.inf)
         D = K + M
         self.C = np.zeros((nb, D, D))
         self.C[:, K:, K:] = T
@@ -172,14 +207,16 @@ class BatchedRHS:
         if self.train_v:
             out[:, nq + nr :] = dv
         qmax = Y[:, self.diag]
-        if not (qmax.max() <= self.bound_min and np.isfinite(out.sum())):
-            # some member is non-finite or beyond its bound (NaN fails every comparison):
-            # diverged members stop; the others continue undisturbed
-            frozen = ~(qmax.max(1) <= self.bound) | ~np.isfinite(out).all(1)
+        if not (qmax.max() <= self.bound_min and np.abs(out).max() <= self.deriv_max_min):
+            # some member is non-finite, beyond its bound or has an overflowing derivative (NaN
+            # fails every comparison): diverged members stop; the others continue undisturbed
+            frozen = ~(qmax.max(1) <= self.bound) | ~(np.abs(out).max(1) <= self.deriv_max)
             out[frozen] = 0.0
+            self.t_frozen[frozen] = np.minimum(self.t_frozen[frozen], _t)
         return out.reshape(-1)
 
 
+@validate_params({"op": [InstanceOf(OrderParameters, "an OrderParameters")], **MODEL_PARAMS})
 def ode_rhs(
     op: OrderParameters,
     *,
@@ -228,40 +265,31 @@ def _parse_model(
     activation: Any,
     op_name: str = "op0",
 ) -> dict[str, Any]:
-    """Validate the model parameters and broadcast everything to one batch shape."""
-    if not isinstance(op, OrderParameters):
-        raise ValueError(
-            f"The {op_name!r} parameter of {func} must be an OrderParameters. "
-            f"Got {type(op).__name__}."
-        )
-    if not isinstance(train_second_layer, bool | np.bool_):
-        raise ValueError(
-            f"The 'train_second_layer' parameter of {func} must be a bool. "
-            f"Got {train_second_layer!r}."
-        )
-    eta_a = np.asarray(check_real(eta, "eta", func, low=0.0, low_inclusive=False, allow_array=True))
-    if eta_v is None:
-        eta_v_a = eta_a
-    else:
-        eta_v_a = np.asarray(check_real(eta_v, "eta_v", func, low=0.0, allow_array=True))
-    sigma = np.asarray(check_real(noise, "noise", func, low=0.0, allow_array=True))
-    kappa = np.asarray(check_real(weight_decay, "weight_decay", func, low=0.0, allow_array=True))
-    B = np.asarray(batch_size)
-    if B.dtype == bool or not np.issubdtype(B.dtype, np.integer) or np.any(B < 1):
-        raise ValueError(
-            f"The 'batch_size' parameter of {func} must be an int >= 1 (or an array of them). "
-            f"Got {batch_size!r} instead."
-        )
+    """Check the parameters that depend on each other (or whose arrays need a custom check) and
+    broadcast everything to one batch shape. The single-parameter constraints
+    (:data:`MODEL_PARAMS`) are declared on the public functions; they are re-applied here so
+    that internal callers get the same checks."""
+    for name, value in (("eta", eta), ("eta_v", eta_v), ("train_second_layer",
+                        train_second_layer), ("noise", noise), ("weight_decay", weight_decay)):
+        check(value, name, func, MODEL_PARAMS[name])
+    check(op, op_name, func, [InstanceOf(OrderParameters, "an OrderParameters")])
+    eta_a = np.asarray(eta, dtype=float)
+    eta_v_a = eta_a if eta_v is None else np.asarray(eta_v, dtype=float)
+    sigma = np.asarray(noise, dtype=float)
+    kappa = np.asarray(weight_decay, dtype=float)
+    B = _check_batch_size(batch_size, func)
     student, teacher = resolve_activations(activation, func)
     try:
         shape = np.broadcast_shapes(
             op.batch_shape, eta_a.shape, eta_v_a.shape, sigma.shape, kappa.shape, B.shape
         )
     except ValueError:
-        raise ValueError(
+        raise InvalidParameterError(
             f"The batch shapes of {func}'s arguments do not broadcast: op0 {op.batch_shape}, "
             f"eta {eta_a.shape}, eta_v {eta_v_a.shape}, noise {sigma.shape}, "
-            f"weight_decay {kappa.shape}, batch_size {B.shape}."
+            f"weight_decay {kappa.shape}, batch_size {B.shape}.",
+            func=func, param=op_name, allowed="shapes that broadcast together",
+            value=str(op.batch_shape),
         ) from None
     K, M = op.K, op.M
 
@@ -283,3 +311,19 @@ def _parse_model(
         "student": student,
         "teacher": teacher,
     }
+
+
+def _check_batch_size(batch_size: Any, func: str) -> np.ndarray:
+    """``batch_size`` as an int array (any shape), every entry an int >= 1 (no bools, no floats
+    such as 2.0 or 2.7)."""
+    if isinstance(batch_size, bool | np.bool_):
+        ok = False
+    elif isinstance(batch_size, np.ndarray | list | tuple):
+        arr = np.asarray(batch_size) if ArrayLike().accepts(batch_size) else None
+        ok = arr is not None and arr.dtype.kind in "iu" and bool(np.all(arr >= 1))
+    else:
+        ok = Integer(1).accepts(batch_size)
+    if not ok:
+        raise InvalidParameterError.build(
+            func, "batch_size", "an int >= 1 (or an integer array of them)", batch_size)
+    return np.asarray(batch_size, dtype=np.int64)

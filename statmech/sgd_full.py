@@ -99,10 +99,21 @@ class FullEngine(Engine):
                 self.be.to_numpy(self.v).astype(np.float64))
 
     def max_qkk(self) -> np.ndarray:
-        """Host max_k Q_kk per member (cheap divergence check)."""
+        """Host max_k Q_kk per member (cheap divergence check); NaN for a member whose v is not
+        finite (an overflowing second layer diverges too, while Q may still be finite)."""
         xp = self.xp
         q = xp.max(xp.sum(self.W * self.W, axis=2), axis=1) / self.model.N
+        q = q + 0.0 * xp.sum(self.v, axis=1)  # + 0 if v is finite, NaN otherwise
         return self.be.to_numpy(q).astype(np.float64)
+
+    def weights_into(self, W: np.ndarray, W_star: np.ndarray, v: np.ndarray) -> None:
+        """Write the host (W, W*, v) into given float64 arrays (no intermediate copies: the
+        final weights of a large ensemble are the bulk of :func:`simulate`'s memory)."""
+        K = self.model.K
+        A = self.be.to_numpy(self.A)
+        W[...] = A[:, :K]
+        W_star[...] = A[:, K:]
+        v[...] = self.be.to_numpy(self.v)
 
     def weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Host (W, W*, v)."""

@@ -26,21 +26,37 @@ import numpy as np
 
 from ._linalg import bartlett_factor
 from ._progress import ProgressBar
-from ._validation import _fmt, check_choice, check_positive_int, check_real
-from .backend import get_backend, member_seeds
+from ._resources import check_memory, device_memory, format_bytes
+from ._validation import (
+    Boolean,
+    Integer,
+    InvalidParameterError,
+    Options,
+    Real,
+    _fmt,
+    check_real,
+    validate_params,
+)
+from .backend import _DTYPES, _TEST_BACKENDS, BACKENDS, get_backend, member_seeds
 from .ensemble import Ensemble
 from .generalization import eg_from_order_parameters, resolve_activations
 from .ode import DIVERGENCE_FACTOR, _check_alpha, _divergence_message
 from .order_parameters import OrderParameters
-from .reduced_chain import ReducedEngine
+from .reduced_chain import REDUCED_BLOCK_STEPS, ReducedEngine
 from .sgd_engine import STREAM_INIT, SGDModel, child_seed
 from .sgd_full import FullEngine, full_block_steps
 from .weights_reconstruction import reconstruct_member, student_given_teacher
 
-__all__ = ["SIMULATION_METHODS", "ReconstructionWarning", "simulate"]
+__all__ = ["MAX_SGD_STEPS", "SIMULATION_METHODS", "ReconstructionWarning", "simulate"]
 
 SIMULATION_METHODS = ("full", "reduced")
-_CHUNK_BYTES = 512 * 2**20  # memory budget of one batch of full-N members
+#: Working-memory budget of one chunk of members (the returned arrays come on top; see
+#: :func:`_memory_estimate`).
+_CHUNK_BYTES = 512 * 2**20
+#: Most SGD steps (α·N at the last output time) :func:`simulate` accepts: 10¹² steps take days
+#: even for the reduced chain (~1 µs per step and member at best), and α·N beyond 2⁶³ would
+#: overflow the int64 step counter (it used to return α = −9.2e16 with an untrained student).
+MAX_SGD_STEPS = 10**12
 
 
 class ReconstructionWarning(UserWarning):
@@ -53,9 +69,11 @@ def _check_weights(value: Any, name: str, rows: int, N: int, E: int) -> np.ndarr
     try:
         a = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{msg} Got {_fmt(value)} instead.") from None
+        raise InvalidParameterError(f"{msg} Got {_fmt(value)} instead.", func="simulate",
+                                    param=name) from None
     if a.shape not in ((rows, N), (E, rows, N)) or not np.all(np.isfinite(a)):
-        raise ValueError(f"{msg} Got an array of shape {a.shape} instead.")
+        raise InvalidParameterError(f"{msg} Got an array of shape {a.shape} instead.",
+                                    func="simulate", param=name)
     return np.broadcast_to(a, (E, rows, N))
 
 
@@ -63,53 +81,106 @@ def _check_per_unit(value: Any, name: str, n: int, E: int) -> np.ndarray:
     msg = (f"The {name!r} parameter of simulate must be a finite float or an array of shape "
            f"({n},) or ({E}, {n}).")
     if isinstance(value, bool | str) or value is None:
-        raise ValueError(f"{msg} Got {_fmt(value)} instead.")
+        raise InvalidParameterError(f"{msg} Got {_fmt(value)} instead.", func="simulate",
+                                    param=name)
     try:
         a = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{msg} Got {_fmt(value)} instead.") from None
+        raise InvalidParameterError(f"{msg} Got {_fmt(value)} instead.", func="simulate",
+                                    param=name) from None
     if a.shape not in ((), (n,), (E, n)) or not np.all(np.isfinite(a)):
-        raise ValueError(f"{msg} Got {_fmt(value)} instead.")
+        raise InvalidParameterError(f"{msg} Got {_fmt(value)} instead.", func="simulate",
+                                    param=name)
     return np.array(np.broadcast_to(a, (E, n)), dtype=float)
 
 
+def _zero_steps(alpha: Any, a: np.ndarray, steps: np.ndarray, N: int) -> None:
+    """Refuse a positive final time that rounds to 0 SGD steps."""
+    if a[-1] > 0 and steps[-1] == 0:
+        raise InvalidParameterError(
+            f"The 'alpha' parameter of simulate must reach at least one SGD step: alpha >= "
+            f"1/(2N) = {0.5 / N:g} for N = {N} (outputs are rounded to whole steps). Got "
+            f"{_fmt(alpha)} instead.", func="simulate", param="alpha",
+            allowed=f"a final alpha >= {0.5 / N:g}", value=_fmt(alpha))
+
+
 def _steps(alpha: Any, N: int) -> np.ndarray:
-    """Whole step counts of the requested output times (α·N rounded)."""
+    """Whole step counts of the requested output times (α·N rounded).
+
+    Refused: a last output above :data:`MAX_SGD_STEPS` steps, a positive final time that rounds
+    to 0 steps (below 1/(2N): the call would silently return only α = 0), and outputs closer
+    than one step.
+    """
     scalar = np.ndim(alpha) == 0 and not isinstance(alpha, str | bool)
     a = _check_alpha(alpha, "simulate")
+    last = float(a[-1]) * N
+    if last > MAX_SGD_STEPS:
+        raise InvalidParameterError(
+            f"The 'alpha' parameter of simulate asks for alpha·N = {float(a[-1]):g}·{N} = "
+            f"{last:.3g} SGD steps, more than MAX_SGD_STEPS = {MAX_SGD_STEPS:.0e} (at >= 1 µs "
+            "per step and member that is beyond days). Use a smaller alpha or N, or integrate "
+            "the ODEs (statmech.integrate) for the N → ∞ limit.",
+            func="simulate", param="alpha", allowed=f"alpha·N <= {MAX_SGD_STEPS:.0e}",
+            value=_fmt(alpha))
     steps = np.rint(a * N).astype(np.int64)
     if scalar:
+        _zero_steps(alpha, a, steps, N)
         return np.unique(steps)
     if np.any(np.diff(steps) <= 0):
         i = int(np.argmax(np.diff(steps) <= 0))
-        raise ValueError(
+        raise InvalidParameterError(
             f"The 'alpha' parameter of simulate has outputs closer than one SGD step (1/N = "
             f"{1 / N:g}): alpha[{i}] = {a[i]:g} and alpha[{i + 1}] = {a[i + 1]:g} round to the "
-            "same step.")
+            "same step.", func="simulate", param="alpha",
+            allowed="outputs at least one step (1/N) apart", value=_fmt(alpha))
+    _zero_steps(alpha, a, steps, N)
     return steps
 
 
-def _init_full(E, K, M, N, seeds, teacher, init, init_scale, init_v, init_v_scale):
-    """Host initial weights (W, W*, v) of every member, from its stream (i, 0)."""
+def _memory_estimate(method: str, E: int, K: int, M: int, N: int, B: int, n_out: int,
+                     item: int, block_steps: int) -> tuple[int, int]:
+    """(bytes returned to the caller, working bytes per member of a chunk) of :func:`simulate`.
+
+    Returned: Q, R, v, ε_g at every output (float64) and, for ``"full"``, the final weights
+    E·((K+M)·N + K)·8 bytes. Working set per member of a chunk, ``"full"``: the host initial
+    weights (float64), the backend weights A, the per-step outer-product temporary (K·N), the
+    random block (block_steps·B·N numbers) and the float64 copy of A read back at the end;
+    ``"reduced"``: the random block of :data:`REDUCED_BLOCK_STEPS` steps (a few arrays of
+    B·(K+M) numbers per step) and the state. Measured with ru_maxrss (E = 64, N = 20000,
+    K = M = 2, float64): 196 MiB before the per-chunk initialisation (≈ 5·E·(K+M)·N·8 bytes,
+    as all initial weights, the final weights and two copies of each chunk were alive at once),
+    now ≈ (1 + 2·chunk/E)·E·(K+M)·N·8 plus the random block.
+    """
+    out = 8 * E * n_out * (K * K + K * M + K + 1) + 8 * E * M * M
+    if method == "full":
+        out += 8 * E * ((K + M) * N + K)
+        per = 8 * (K + M) * N + item * N * ((K + M) + K + block_steps * B) + 8 * (K + M) * N
+    else:
+        per = 8 * block_steps * (3 * B * (K + M) + B * B + 2 * B) + 8 * 4 * (K + M) ** 2
+    return out, per
+def _init_full(part, K, M, N, seeds, teacher, init, init_scale, init_v, init_v_scale):
+    """Host initial weights (W, W*, v) of the members in ``part`` (a range), each from its own
+    stream (i, 0), so a chunk's initial weights do not depend on the chunking."""
+    E = len(part)
     W = np.empty((E, K, N))
     Ws = np.empty((E, M, N))
     v = np.empty((E, K))
-    for e in range(E):
+    for i, e in enumerate(part):
         rng = np.random.default_rng(child_seed(seeds[e], STREAM_INIT))
         if teacher is not None:
-            Ws[e] = teacher[e]
+            Ws[i] = teacher[e]
         elif not isinstance(init, OrderParameters):
-            Ws[e] = rng.standard_normal((M, N))
+            Ws[i] = rng.standard_normal((M, N))
         if init is None:
-            W[e] = init_scale * rng.standard_normal((K, N))
+            W[i] = init_scale * rng.standard_normal((K, N))
         elif isinstance(init, OrderParameters):
-            W[e], Ws[e] = reconstruct_member(init.Q[e], init.R[e], init.T[e], N, rng,
+            W[i], Ws[i] = reconstruct_member(init.Q[e], init.R[e], init.T[e], N, rng,
                                              None if teacher is None else teacher[e])
         else:
-            W[e] = init[e]
-        v[e] = init_v[e] + init_v_scale * rng.standard_normal(K)
+            W[i] = init[e]
+        v[i] = init_v[e] + init_v_scale * rng.standard_normal(K)
     if isinstance(init, OrderParameters):
-        v = np.array(init.v, dtype=float)
+        v = np.array(init.v[part.start:part.stop], dtype=float)
     return W, Ws, v
 
 
@@ -148,6 +219,26 @@ def _chunks(E: int, size: int) -> list[range]:
     return [range(i, min(i + size, E)) for i in range(0, E, size)]
 
 
+@validate_params({
+    "N": [Integer(1)],
+    "K": [Integer(1)],
+    "M": [None, Integer(1)],
+    "eta": [Real(0, None, "neither")],
+    "ensemble": [Integer(1)],
+    "method": [Options(SIMULATION_METHODS)],
+    "backend": [Options(BACKENDS + _TEST_BACKENDS)],
+    "dtype": [Options(_DTYPES[::-1])],
+    "seed": [Integer(0)],
+    "init_scale": [Real(0, None, "neither")],
+    "train_second_layer": [Boolean()],
+    "eta_v": [None, Real(0)],
+    "noise": [Real(0)],
+    "batch_size": [Integer(1)],
+    "on_divergence": [Options(("raise", "mask"))],
+    "init_v_scale": [Real(0)],
+    "chunk_size": [None, Integer(1)],
+    "progress": [None, Boolean()],
+})
 def simulate(
     N: int,
     K: int,
@@ -238,7 +329,18 @@ def simulate(
     device : str or int, optional
         torch device string or CuPy GPU index.
     chunk_size : int, optional
-        Members advanced together (default: all, or as many as fit 512 MiB for ``"full"``).
+        Members advanced together (default: as many as keep the working set within 512 MiB,
+        and within the GPU's free memory).
+
+    Memory: the returned arrays (Q, R, v, ε_g at every output and, for ``"full"``, the final
+    weights: E·((K+M)·N + K)·8 bytes) plus, per chunk, a working set of about
+    (16·(K+M) + itemsize·(2K + M + block·B))·N bytes per member for ``"full"`` (initial and
+    final host weights, backend weights, the per-step temporary and the random block of
+    2¹⁶/(B·N) steps). Measured with ru_maxrss (E = 64, N = 20000, K = M = 2): 196 MiB before
+    issue 12 (5·E·(K+M)·N·8: all initial weights were drawn up front), 73 MiB now. The call
+    is refused (``InvalidParameterError`` naming N, K, M, ensemble, chunk_size and the
+    estimate) when the estimate exceeds the available memory (host ``MemAvailable``, or the
+    GPU's free memory for torch CUDA / CuPy). α·N is limited to :data:`MAX_SGD_STEPS`.
     progress : bool, optional
         Show a progress bar (default: only when stderr is a terminal).
 
@@ -263,48 +365,34 @@ def simulate(
     (4, 3, 2, 2)
     """
     func = "simulate"
-    K = check_positive_int(K, "K", func)
-    M = K if M is None else check_positive_int(M, "M", func)
-    N = check_positive_int(N, "N", func)
+    M = K if M is None else M
     if N < K + M:
-        raise ValueError(f"The 'N' parameter of simulate must be an int >= K + M = {K + M} "
-                         f"(the input must hold the teacher and student spans). Got {N}.")
-    E = check_positive_int(ensemble, "ensemble", func)
-    method = check_choice(method, "method", func, SIMULATION_METHODS)
-    dtype = check_choice(dtype, "dtype", func, ("float64", "float32"))
+        raise InvalidParameterError.build(
+            func, "N", f"an int >= K + M = {K + M} (the input must hold the teacher and "
+            "student spans)", N)
+    E = ensemble
     be = get_backend(backend, device)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"The 'seed' parameter of simulate must be an int >= 0. Got {seed!r}.")
-    eta = check_real(eta, "eta", func, low=0.0, low_inclusive=False)
-    eta_v = eta if eta_v is None else check_real(eta_v, "eta_v", func, low=0.0)
-    noise = check_real(noise, "noise", func, low=0.0)
+    eta, noise, init_scale, init_v_scale = float(eta), float(noise), float(init_scale), \
+        float(init_v_scale)
+    eta_v = eta if eta_v is None else float(eta_v)
     kappa = check_real(weight_decay, "weight_decay", func, low=0.0, high=N,
                        high_inclusive=False)
-    B = check_positive_int(batch_size, "batch_size", func)
+    B = int(batch_size)
     if method == "reduced" and N - K - M < B:
-        raise ValueError(
-            f"The 'batch_size' parameter of simulate must be <= N - K - M = {N - K - M} for "
-            f"method='reduced' (the Wishart draw of the mini-batch Gram needs it). Got {B}.")
-    init_scale = check_real(init_scale, "init_scale", func, low=0.0, low_inclusive=False)
-    init_v_scale = check_real(init_v_scale, "init_v_scale", func, low=0.0)
-    if not isinstance(train_second_layer, bool | np.bool_):
-        raise ValueError("The 'train_second_layer' parameter of simulate must be a bool. "
-                         f"Got {train_second_layer!r}.")
-    on_divergence = check_choice(on_divergence, "on_divergence", func, ("raise", "mask"))
+        raise InvalidParameterError.build(
+            func, "batch_size", f"<= N - K - M = {N - K - M} for method='reduced' (the Wishart "
+            "draw of the mini-batch Gram needs it)", B)
     student, teacher_act = resolve_activations(activation, func)
-    if progress is not None and not isinstance(progress, bool):
-        raise ValueError(f"The 'progress' parameter of simulate must be a bool or None. "
-                         f"Got {progress!r}.")
     steps = _steps(alpha, N)
     vs = _check_per_unit(v_star, "v_star", M, E)
     v0 = _check_per_unit(init_v, "init_v", K, E)
     Wt = None if teacher is None else _check_weights(teacher, "teacher", M, N, E)
     if isinstance(init, OrderParameters):
         if (init.K, init.M) != (K, M) or init.batch_shape not in ((), (E,)):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'init' parameter of simulate, as OrderParameters, must have K={K}, M={M} "
                 f"and batch shape () or ({E},). Got K={init.K}, M={init.M}, batch shape "
-                f"{init.batch_shape}.")
+                f"{init.batch_shape}.", func=func, param="init")
         init_in: Any = OrderParameters(*(np.broadcast_to(a, (E,) + a.shape[-2:]) for a in
                                          (init.Q, init.R, init.T)),
                                        v=np.broadcast_to(init.v, (E, K)),
@@ -312,8 +400,9 @@ def simulate(
         if Wt is not None:
             Tw = Wt @ np.swapaxes(Wt, -1, -2) / N
             if not np.allclose(Tw, init_in.T, rtol=1e-8, atol=1e-10):
-                raise ValueError("The 'init' parameter of simulate (OrderParameters) has T "
-                                 "different from the Gram matrix of 'teacher'.")
+                raise InvalidParameterError(
+                    "The 'init' parameter of simulate (OrderParameters) has T different from "
+                    "the Gram matrix of 'teacher'.", func=func, param="init")
         vs = np.array(init_in.v_star, dtype=float)  # init's v* takes precedence (docstring)
     elif init is not None:
         init_in = _check_weights(init, "init", K, N, E)
@@ -331,20 +420,31 @@ def simulate(
                      train_second_layer=bool(train_second_layer), student=student.name,
                      teacher=teacher_act.name, dtype=dtype)
     seeds = member_seeds(np.random.SeedSequence(seed), E)
-    if method == "full":
-        W0, Ws0, v_init = _init_full(E, K, M, N, seeds, Wt, init_in, init_scale, v0,
-                                     init_v_scale)
-        item = 4 if dtype == "float32" else 8
-        per_member = item * N * (3 * (K + M) + full_block_steps(N, B, be.is_gpu) * B)
-        default_chunk = max(1, _CHUNK_BYTES // per_member)
+    n_out = steps.size
+    item = 4 if dtype == "float32" else 8
+    block = full_block_steps(N, B, be.is_gpu) if method == "full" else REDUCED_BLOCK_STEPS
+    out_bytes, per_member = _memory_estimate(method, E, K, M, N, B, n_out, item, block)
+    dev_free = device_memory(be)
+    if chunk_size is None:
+        budget = _CHUNK_BYTES if dev_free is None else min(_CHUNK_BYTES, dev_free // 2)
+        chunk = int(min(E, max(1, budget // per_member)))
     else:
+        chunk = int(min(chunk_size, E))
+    sizes = {"N": N, "K": K, "M": M, "ensemble": E, "chunk_size": chunk}
+    hint = ("Use a smaller ensemble (or several calls with different seeds), a smaller "
+            "chunk_size, or method='reduced' (memory independent of N)."
+            if method == "full" else "Use a smaller ensemble or fewer output times.")
+    check_memory(out_bytes + chunk * per_member, func, sizes,
+                 what=f"the results ({format_bytes(out_bytes)}) and one chunk of {chunk} "
+                      f"members ({format_bytes(chunk * per_member)})", hint=hint)
+    if dev_free is not None:
+        check_memory(chunk * per_member, func, sizes, backend=be,
+                     what=f"one chunk of {chunk} members on the GPU", hint=hint)
+    if method == "reduced":
         Q0, R0, T0, v_init = _init_reduced(E, K, M, N, seeds, Wt, init_in, init_scale, v0,
                                            init_v_scale)
-        default_chunk = 65536
-    chunk = default_chunk if chunk_size is None else check_positive_int(
-        chunk_size, "chunk_size", func)
+        _check_initial_state(func, init, Q0, R0, T0, v_init)
 
-    n_out = steps.size
     Q = np.full((E, n_out, K, K), np.nan)
     R = np.full((E, n_out, K, M), np.nan)
     v = np.full((E, n_out, K), np.nan)
@@ -360,9 +460,15 @@ def simulate(
             sl = slice(part.start, part.stop)
             pseeds = seeds[sl]
             if method == "full":
-                eng: Any = FullEngine(be, model, pseeds, W0[sl], Ws0[sl], v_init[sl], vs[sl])
-                T[sl] = Ws0[sl] @ np.swapaxes(Ws0[sl], -1, -2) / N
-                q0 = np.max(np.einsum("ekn,ekn->ek", W0[sl], W0[sl]), axis=1) / N
+                # initial weights per chunk (each member from its own stream): only one
+                # chunk's initial weights are ever alive
+                W0, Ws0, v_c = _init_full(part, K, M, N, seeds, Wt, init_in, init_scale, v0,
+                                          init_v_scale)
+                T[sl] = Ws0 @ np.swapaxes(Ws0, -1, -2) / N
+                q0 = np.max(np.einsum("ekn,ekn->ek", W0, W0), axis=1) / N
+                _check_initial_state(func, init, q0, T[sl], v_c)
+                eng: Any = FullEngine(be, model, pseeds, W0, Ws0, v_c, vs[sl])
+                del W0, Ws0
             else:
                 eng = ReducedEngine(be, model, pseeds, Q0[sl], R0[sl], T0[sl], v_init[sl],
                                     vs[sl])
@@ -377,7 +483,8 @@ def simulate(
                     with np.errstate(all="ignore"):
                         eng.advance(n, bar)
                     done += n
-                    qmax = eng.max_qkk()
+                    with np.errstate(all="ignore"):
+                        qmax = eng.max_qkk()
                     bad = ~(qmax <= bound) & ~eng.frozen
                     if bad.any():
                         idx = np.flatnonzero(bad)
@@ -393,15 +500,31 @@ def simulate(
                 live = ~eng.frozen
                 Q[sl, j][live], R[sl, j][live], v[sl, j][live] = q[live], r[live], vv[live]
             if method == "full":
-                W, Ws, vv = eng.weights()
-                W[eng.frozen] = np.nan
-                final[0][sl], final[1][sl], final[2][sl] = W, Ws, vv
+                eng.weights_into(final[0][sl], final[1][sl], final[2][sl])
+                final[0][sl][eng.frozen] = np.nan
+            del eng
 
     ok = np.isfinite(Q).all(axis=(-1, -2)) & np.isfinite(R).all(axis=(-1, -2))
     Tb = np.broadcast_to(T[:, None], (E, n_out, M, M))
     vsb = np.broadcast_to(vs[:, None], (E, n_out, M))
     eg = np.full((E, n_out), np.nan)
-    eg[ok] = eg_from_order_parameters(Q[ok], R[ok], Tb[ok], v[ok], vsb[ok], student, teacher_act)
+    with np.errstate(all="ignore"):
+        eg[ok] = eg_from_order_parameters(Q[ok], R[ok], Tb[ok], v[ok], vsb[ok], student,
+                                          teacher_act)
+    # safety net: a member with a non-finite value at an output time it reached is diverged
+    # (never "ok" with NaN/inf), from that output on
+    nonfinite = ~(np.isfinite(eg) & np.isfinite(v).all(-1))
+    for e in np.flatnonzero(nonfinite.any(axis=1) & (status == "ok")):
+        j = int(np.argmax(nonfinite[e]))
+        if on_divergence == "raise":
+            raise ValueError(_divergence_message(
+                K, M, np.asarray([eta]), float(steps[j] / N), (student.name, teacher_act.name),
+                what=f"The simulation (member {e})"))
+        status[e] = "diverged"
+        alpha_div[e] = steps[j] / N
+        Q[e, j:] = R[e, j:] = v[e, j:] = eg[e, j:] = np.nan
+        if final is not None:
+            final[0][e] = np.nan
     params = {
         "N": N, "K": K, "M": M, "eta": eta, "eta_v": eta_v if train_second_layer else None,
         "train_second_layer": bool(train_second_layer), "noise": noise, "weight_decay": kappa,
@@ -417,3 +540,19 @@ def simulate(
                     activation=(student.name, teacher_act.name), params=params, status=status,
                     alpha_diverged=alpha_div, final_weights=final_weights,
                     teacher=None if Wt is None else np.array(Wt))
+
+
+def _check_initial_state(func: str, init: Any, q0: Any, *arrays: Any) -> None:
+    """Refuse initial states that already overflow (e.g. init_scale = 1e200: Q = inf), which
+    would otherwise be reported as "ok" with non-finite order parameters."""
+    finite = all(np.all(np.isfinite(a)) for a in (q0, *arrays))
+    if finite:
+        return
+    if init is None:
+        raise InvalidParameterError(
+            "The 'init_scale' parameter of simulate gives initial order parameters that are "
+            "not finite in float64 (overflow). Use a smaller init_scale, teacher or init_v.",
+            func=func, param="init_scale")
+    raise InvalidParameterError(
+        "The 'init' parameter of simulate gives initial order parameters that are not finite "
+        "in float64 (overflow).", func=func, param="init")
