@@ -4,7 +4,7 @@ These are built on :mod:`statmech._validation` (the project's one validation mec
 constraint objects there, plus checks that depend on the machine or on several entries — a
 torch device that exists here, a list whose every entry satisfies a constraint — and an estimate
 of the memory a network's parameters would take, compared with the memory available now
-(``MemAvailable`` of ``/proc/meminfo``, else ``os.sysconf``).
+(:func:`statmech._resources.available_memory`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from statmech._resources import available_memory
 from statmech._validation import InstanceOf, InvalidParameterError, _fmt, check
 
 __all__ = ["DEVICE", "PATH", "available_memory", "check_device", "check_memory",
@@ -87,21 +88,6 @@ def check_sequence(value: Any, name: str, func: str, constraints: Sequence[Any],
     if unique and len(set(value)) != len(value):
         raise error("It repeats an entry.")
     return tuple(value)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available now (``MemAvailable``), or None when it cannot be read."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, OSError, ValueError):
-        return None
 
 
 def mlp_parameter_count(sizes: Sequence[int], bias: bool = True) -> int:

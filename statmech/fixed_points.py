@@ -113,7 +113,8 @@ def symmetric_plateau(
     func = "symmetric_plateau"
     K = check_positive_int(K, "K", func, minimum=2)
     eta = check_real(eta, "eta", func, low=0.0, low_inclusive=False)
-    sigma2 = check_real(noise, "noise", func, low=0.0) ** 2
+    sigma = check_real(noise, "noise", func, low=0.0)
+    sigma2 = sigma * sigma  # inf for huge noise (then no plateau is found), never OverflowError
     B = check_positive_int(batch_size, "batch_size", func)
     student, teacher = resolve_activations(activation, func)
 

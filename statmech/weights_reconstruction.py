@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 
 from ._linalg import bartlett_factor, sym_pow
-from ._validation import InvalidParameterError, Seed, check_positive_int, validate_params
+from ._validation import (
+    ArrayLike,
+    InvalidParameterError,
+    Seed,
+    check_positive_int,
+    validate_params,
+)
 from .order_parameters import OrderParameters
 
 __all__ = ["weights_from_order_parameters"]
@@ -76,7 +82,7 @@ def student_given_teacher(T: np.ndarray, K: int, N: int, scale: float,
     return Q, R
 
 
-@validate_params({"seed": [Seed()]})
+@validate_params({"seed": [Seed()], "teacher": [None, ArrayLike((2, 3))]})
 def weights_from_order_parameters(
     op: OrderParameters,
     N: int,

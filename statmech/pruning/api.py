@@ -13,6 +13,7 @@ import numpy as np
 from .._validation import (
     ArrayLike,
     Boolean,
+    InstanceOf,
     Integer,
     InvalidParameterError,
     Seed,
@@ -43,7 +44,8 @@ def _check_reweight(reweight: Any, func: str) -> str | None:
     return reweight
 
 
-@validate_params({"n_masks": [Integer(1)], "seed": [Seed()]})
+@validate_params({"n_masks": [Integer(1)], "seed": [Seed()],
+                  "backend": [None, InstanceOf(str, "a backend name")]})
 def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = None,
           n_masks: int = 1, seed: Any = None, reweight: str | None = None, bias: Any = None,
           act_cov: Any = None, pre_cov: Any = None, input_cov: Any = None, act_mean: Any = None,
