@@ -165,8 +165,10 @@ def check_output_path(path: object, name: str, func: str, *, directory: bool = F
     directory when ``directory``). Returns it as a Path; creates nothing; raises
     InvalidParameterError naming ``name``."""
     check(path, name, func, [InstanceOf((str, os.PathLike), "a path (str or os.PathLike)")])
-    p = Path(path)  # type: ignore[arg-type]
     allowed = f"a writable {'directory' if directory else 'file'} path"
+    if not os.fspath(path).strip():  # type: ignore[arg-type]
+        raise InvalidParameterError.build(func, name, allowed, path, "(an empty path)")
+    p = Path(path)  # type: ignore[arg-type]
     if p.exists():
         if directory != p.is_dir():
             raise InvalidParameterError.build(
