@@ -40,6 +40,7 @@ from scipy.optimize import bisect
 from torch import nn
 from torch.nn.utils import prune as tprune
 
+from statmech._validation import InvalidParameterError
 from statmech.companion.mbp import kept_fraction, mbp_mask
 
 from .data import Dataset, load_digits
@@ -66,11 +67,13 @@ def digits_unit_interval(seed: int = 0, test_fraction: float = 0.3) -> Dataset:
 
 def _linears(model: nn.Module) -> list[nn.Linear]:
     if not isinstance(model, nn.Module):
-        raise ValueError(f"The 'model' parameter must be a torch nn.Module (an empirical MLP). "
+        raise InvalidParameterError(
+            f"The 'model' parameter must be a torch nn.Module (an empirical MLP). "
                          f"Got {type(model).__name__}.")
     lin = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not lin:
-        raise ValueError("The 'model' parameter must contain at least one nn.Linear layer.")
+        raise InvalidParameterError(
+            "The 'model' parameter must contain at least one nn.Linear layer.")
     return lin
 
 
@@ -89,7 +92,7 @@ def _weights(model: nn.Module) -> list[np.ndarray]:
 def _check_d(d: Any, func: str) -> float:
     if (isinstance(d, bool) or not isinstance(d, int | float | np.integer | np.floating)
             or not math.isfinite(float(d)) or d < 0):
-        raise ValueError(f"The 'd' parameter of {func} must be a finite float >= 0. "
+        raise InvalidParameterError(f"The 'd' parameter of {func} must be a finite float >= 0. "
                          f"Got {d!r} instead.")
     return float(d)
 
@@ -98,7 +101,8 @@ def _inputs(model: nn.Module, X: Any, func: str) -> torch.Tensor:
     p = next(model.parameters())
     X = X if torch.is_tensor(X) else torch.as_tensor(np.asarray(X))
     if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"The 'X' parameter of {func} must be a non-empty 2-D array (m, n_in). "
+        raise InvalidParameterError(
+            f"The 'X' parameter of {func} must be a non-empty 2-D array (m, n_in). "
                          f"Got shape {tuple(X.shape)}.")
     return X.to(p.device, p.dtype)
 
@@ -106,7 +110,8 @@ def _inputs(model: nn.Module, X: Any, func: str) -> torch.Tensor:
 def _labels(y: Any, n: int, func: str) -> torch.Tensor:
     y = y if torch.is_tensor(y) else torch.as_tensor(np.asarray(y))
     if y.shape != (n,):
-        raise ValueError(f"The 'y' parameter of {func} must be an int array of shape ({n},). "
+        raise InvalidParameterError(
+            f"The 'y' parameter of {func} must be an int array of shape ({n},). "
                          f"Got shape {tuple(y.shape)}.")
     return y.long()
 
@@ -131,9 +136,9 @@ def margins(model: nn.Module, X: Any, y: Any) -> np.ndarray:
     yt = _labels(y, Xt.shape[0], func).to(Xt.device)
     out = _logits(model, Xt).double()
     if out.ndim != 2 or out.shape[1] < 2:
-        raise ValueError("margins needs a classifier with at least two outputs.")
+        raise InvalidParameterError("margins needs a classifier with at least two outputs.")
     if int(yt.min()) < 0 or int(yt.max()) >= out.shape[1]:
-        raise ValueError(f"The 'y' parameter of {func} must hold labels in [0, "
+        raise InvalidParameterError(f"The 'y' parameter of {func} must hold labels in [0, "
                          f"{out.shape[1] - 1}].")
     correct = out.gather(1, yt[:, None])[:, 0]
     others = out.scatter(1, yt[:, None], -math.inf).max(1).values
@@ -149,7 +154,7 @@ def margin_loss(model: nn.Module, X: Any, y: Any, gamma: float) -> float:
     """
     if isinstance(gamma, bool) or not isinstance(gamma, int | float | np.integer | np.floating) \
             or not math.isfinite(float(gamma)):
-        raise ValueError(f"The 'gamma' parameter of margin_loss must be a finite float. "
+        raise InvalidParameterError(f"The 'gamma' parameter of margin_loss must be a finite float. "
                          f"Got {gamma!r} instead.")
     return float(np.mean(margins(model, X, y) < gamma))
 
@@ -222,7 +227,7 @@ def dimension_factor(n_in: int, n_out: int, m: int) -> float:
     func = "dimension_factor"
     for name, val in (("n_in", n_in), ("n_out", n_out), ("m", m)):
         if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < 1:
-            raise ValueError(f"The {name!r} parameter of {func} must be an int >= 1. "
+            raise InvalidParameterError(f"The {name!r} parameter of {func} must be an int >= 1. "
                              f"Got {val!r} instead.")
     if n_out >= n_in:
         return 1.0
@@ -298,7 +303,7 @@ def norm_21(W: Any) -> float:
     their incoming row, Σ_i ‖W[i, :]‖₂ (= ‖Wᵀ‖_{2,1}, column norms of Wᵀ; §1.5)."""
     W = np.asarray(W.detach().cpu().numpy() if torch.is_tensor(W) else W, dtype=float)
     if W.ndim != 2:
-        raise ValueError(f"The 'W' parameter of norm_21 must be a 2-D array. Got shape "
+        raise InvalidParameterError(f"The 'W' parameter of norm_21 must be a 2-D array. Got shape "
                          f"{W.shape}.")
     return float(np.linalg.norm(W, axis=1).sum())
 
@@ -316,7 +321,8 @@ def baseline_capacities(model: nn.Module, gamma: float) -> dict[str, float]:
     """
     if isinstance(gamma, bool) or not isinstance(gamma, int | float | np.integer | np.floating) \
             or not math.isfinite(float(gamma)) or gamma <= 0:
-        raise ValueError(f"The 'gamma' parameter of baseline_capacities must be a finite "
+        raise InvalidParameterError(
+            f"The 'gamma' parameter of baseline_capacities must be a finite "
                          f"float > 0. Got {gamma!r} instead.")
     W = _weights(model)
     spec2 = np.array([np.linalg.norm(w, 2) ** 2 for w in W])
@@ -419,10 +425,11 @@ def choose_d(model: nn.Module, X: Any, y: Any, seed: Any = 0, *, lo: float = 1e-
     func = "choose_d"
     lo, hi = _check_d(lo, func), _check_d(hi, func)
     if not 0 < lo < hi:
-        raise ValueError(f"The 'lo' and 'hi' parameters of {func} must satisfy 0 < lo < hi. "
+        raise InvalidParameterError(
+            f"The 'lo' and 'hi' parameters of {func} must satisfy 0 < lo < hi. "
                          f"Got lo={lo!r}, hi={hi!r}.")
     if isinstance(rtol, bool) or not isinstance(rtol, float | int) or not 0 < rtol < 1:
-        raise ValueError(f"The 'rtol' parameter of {func} must be a float in (0, 1). "
+        raise InvalidParameterError(f"The 'rtol' parameter of {func} must be a float in (0, 1). "
                          f"Got {rtol!r} instead.")
     Xt = _inputs(model, X, func)
     gmin = float(margins(model, Xt, y).min())
@@ -455,7 +462,8 @@ def magnitude_prune_step(model: nn.Module, masks: list[torch.Tensor],
     ``round(fraction · surviving)`` weights go per layer."""
     if not (isinstance(fraction, float | int) and not isinstance(fraction, bool)
             and 0 < fraction < 1):
-        raise ValueError(f"The 'fraction' parameter of magnitude_prune_step must be a float in "
+        raise InvalidParameterError(
+            f"The 'fraction' parameter of magnitude_prune_step must be a float in "
                          f"(0, 1). Got {fraction!r} instead.")
     out = []
     for lin, mk in zip(_linears(model), masks, strict=True):
@@ -521,15 +529,17 @@ def iterative_magnitude_pruning(model_fn: Callable[[], nn.Module], data: Dataset
     """
     func = "iterative_magnitude_pruning"
     if not callable(model_fn):
-        raise ValueError(f"The 'model_fn' parameter of {func} must be a callable returning a "
+        raise InvalidParameterError(
+            f"The 'model_fn' parameter of {func} must be a callable returning a "
                          f"fresh MLP.")
     for name, val in (("rounds", rounds), ("epochs", epochs)):
         if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < 1:
-            raise ValueError(f"The {name!r} parameter of {func} must be an int >= 1. "
+            raise InvalidParameterError(f"The {name!r} parameter of {func} must be an int >= 1. "
                              f"Got {val!r} instead.")
     if not (isinstance(fraction, float | int) and not isinstance(fraction, bool)
             and 0 < fraction < 1):
-        raise ValueError(f"The 'fraction' parameter of {func} must be a float in (0, 1). "
+        raise InvalidParameterError(
+            f"The 'fraction' parameter of {func} must be a float in (0, 1). "
                          f"Got {fraction!r} instead.")
     train_kwargs.setdefault("progress", False)
     model = model_fn()

@@ -226,7 +226,7 @@ def train_classifier(model: MLP, data: Dataset, *, epochs: int = 30, batch_size:
                 opt.zero_grad(set_to_none=True)
                 loss = _loss(model(X[idx]), y[idx], regression)
                 if not torch.isfinite(loss):
-                    raise ValueError(f"Training diverged in epoch {epoch} (loss "
+                    raise InvalidParameterError(f"Training diverged in epoch {epoch} (loss "
                                      f"{float(loss.detach())}): lower the 'lr' parameter of "
                                      f"train_classifier (now {lr}).")
                 loss.backward()

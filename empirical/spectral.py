@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from statmech._validation import _fmt
+from statmech._validation import InvalidParameterError, _fmt
 from statmech.companion.spectral import (
     degrees_of_freedom,
     lambda_for_width,
@@ -94,7 +94,8 @@ def _per_layer(value: Any, L: int, name: str, func: str) -> list:
         return [value] * L
     vals = list(value)
     if len(vals) != L:
-        raise ValueError(f"The {name!r} parameter of {func} must be a number or a sequence of "
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {func} must be a number or a sequence of "
                          f"{L} entries (one per hidden layer; None leaves a layer as it is). "
                          f"Got {len(vals)} entries.")
     return vals
@@ -143,25 +144,30 @@ def spectral_prune_mlp(model: MLP, X: Any, *, widths: Any = None, lambdas: Any =
     """
     func = "spectral_prune_mlp"
     if not isinstance(model, MLP):
-        raise ValueError(f"The 'model' parameter of {func} must be an empirical.models.MLP. "
+        raise InvalidParameterError(
+            f"The 'model' parameter of {func} must be an empirical.models.MLP. "
                          f"Got {type(model).__name__}.")
     if (widths is None) == (lambdas is None):
-        raise ValueError(f"{func} needs exactly one of 'widths' and 'lambdas'.")
+        raise InvalidParameterError(f"{func} needs exactly one of 'widths' and 'lambdas'.")
     if not isinstance(recompute_statistics, bool):
-        raise ValueError(f"The 'recompute_statistics' parameter of {func} must be a bool. "
+        raise InvalidParameterError(
+            f"The 'recompute_statistics' parameter of {func} must be a bool. "
                          f"Got {_fmt(recompute_statistics)}.")
     if not (theta == math.inf or (isinstance(theta, numbers.Real) and math.isfinite(theta)
                                   and theta >= 0)) or isinstance(theta, bool):
-        raise ValueError(f"The 'theta' parameter of {func} must be a finite float >= 0 or inf. "
+        raise InvalidParameterError(
+            f"The 'theta' parameter of {func} must be a finite float >= 0 or inf. "
                          f"Got {_fmt(theta)}.")
     if not (tau is None or tau == "leverage" or (
             isinstance(tau, numbers.Real) and not isinstance(tau, bool) and math.isfinite(tau)
             and tau >= 0)):
-        raise ValueError(f"The 'tau' parameter of {func} must be None, a finite float >= 0 or "
+        raise InvalidParameterError(
+            f"The 'tau' parameter of {func} must be None, a finite float >= 0 or "
                          f"'leverage'. Got {_fmt(tau)}.")
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != model.sizes[0]:
-        raise ValueError(f"The 'X' parameter of {func} must have shape (n, {model.sizes[0]}). "
+        raise InvalidParameterError(
+            f"The 'X' parameter of {func} must have shape (n, {model.sizes[0]}). "
                          f"Got {X.shape}.")
     L = len(_linears(model)) - 1
     if L < 1:
@@ -184,7 +190,8 @@ def spectral_prune_mlp(model: MLP, X: Any, *, widths: Any = None, lambdas: Any =
             k = w_list[ell]
             if (isinstance(k, bool) or not isinstance(k, numbers.Integral)
                     or not 1 <= k <= H):
-                raise ValueError(f"The 'widths' parameter of {func} must hold ints in [1, {H}] "
+                raise InvalidParameterError(
+                    f"The 'widths' parameter of {func} must hold ints in [1, {H}] "
                                  f"for layer {ell}. Got {_fmt(k)}.")
             k = int(k)
             lam = lambda_for_width(mu, k) if k < r else 0.0
@@ -192,7 +199,8 @@ def spectral_prune_mlp(model: MLP, X: Any, *, widths: Any = None, lambdas: Any =
             lam = l_list[ell]
             if (isinstance(lam, bool) or not isinstance(lam, numbers.Real)
                     or not (math.isfinite(lam) and lam > 0)):
-                raise ValueError(f"The 'lambdas' parameter of {func} must hold finite floats "
+                raise InvalidParameterError(
+                    f"The 'lambdas' parameter of {func} must hold finite floats "
                                  f"> 0. Got {_fmt(lam)} for layer {ell}.")
             lam = float(lam)
             k = int(min(H, max(1, round(float(degrees_of_freedom(mu, lam))))))
@@ -277,7 +285,7 @@ def _dataset(data: Any, func: str) -> Dataset:
         return load_digits(seed=0)
     if data == "mnist1d":
         return load_mnist1d()
-    raise ValueError(f"The 'data' parameter of {func} must be a Dataset, 'digits' or "
+    raise InvalidParameterError(f"The 'data' parameter of {func} must be a Dataset, 'digits' or "
                      f"'mnist1d'. Got {_fmt(data)}.")
 
 
@@ -353,17 +361,18 @@ def compare_node_methods(data: Any = "digits", hidden: int = 256,
     allowed = COMPARE_METHODS + EXTRA_METHODS
     bad = [m for m in methods if m not in allowed]
     if bad or not methods:
-        raise ValueError(f"The 'methods' parameter of {func} must be a non-empty subset of "
+        raise InvalidParameterError(
+            f"The 'methods' parameter of {func} must be a non-empty subset of "
                          f"{', '.join(map(repr, allowed))}. Got {_fmt(list(methods))}.")
     if isinstance(hidden, bool) or not isinstance(hidden, numbers.Integral) or hidden < 1:
-        raise ValueError(f"The 'hidden' parameter of {func} must be an int >= 1. "
+        raise InvalidParameterError(f"The 'hidden' parameter of {func} must be an int >= 1. "
                          f"Got {_fmt(hidden)}.")
     for k in widths:
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= hidden:
-            raise ValueError(f"The 'widths' parameter of {func} must hold ints in "
+            raise InvalidParameterError(f"The 'widths' parameter of {func} must hold ints in "
                              f"[1, {hidden}]. Got {_fmt(k)}.")
     if len(seeds) == 0:
-        raise ValueError(f"The 'seeds' parameter of {func} must not be empty.")
+        raise InvalidParameterError(f"The 'seeds' parameter of {func} must not be empty.")
     rows = []
     for seed in seeds:
         net = MLP([ds.n_features, int(hidden), ds.n_classes], activation="relu", seed=int(seed))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from statmech._validation import InvalidParameterError
 from statmech.backend import get_backend, member_seeds
 from statmech.sgd_engine import STREAM_INPUTS, STREAM_NOISE, child_seed
 from statmech.sgd_full import full_block_steps
@@ -32,7 +33,8 @@ __all__ = ["TeacherStudentStream", "teacher_student_dataset"]
 def _dtype_name(dtype: torch.dtype) -> str:
     names = {torch.float64: "float64", torch.float32: "float32"}
     if dtype not in names:
-        raise ValueError(f"The 'dtype' parameter must be torch.float64 or torch.float32. "
+        raise InvalidParameterError(
+            f"The 'dtype' parameter must be torch.float64 or torch.float32. "
                          f"Got {dtype!r}.")
     return names[dtype]
 
@@ -60,20 +62,23 @@ class TeacherStudentStream:
                  batch_size: int = 1, noise: float = 0.0, seed: int = 0) -> None:
         E = teacher.E if ensemble is None else ensemble
         if isinstance(E, bool) or not isinstance(E, int | np.integer) or E < 1:
-            raise ValueError(f"The 'ensemble' parameter of TeacherStudentStream must be an "
+            raise InvalidParameterError(
+                f"The 'ensemble' parameter of TeacherStudentStream must be an "
                              f"int >= 1. Got {ensemble!r}.")
         if teacher.E not in (1, E):
             raise ValueError(f"The 'teacher' of TeacherStudentStream must have 1 or ensemble="
                              f"{E} members. Got {teacher.E}.")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) \
                 or batch_size < 1:
-            raise ValueError(f"The 'batch_size' parameter of TeacherStudentStream must be an "
+            raise InvalidParameterError(
+                f"The 'batch_size' parameter of TeacherStudentStream must be an "
                              f"int >= 1. Got {batch_size!r}.")
         if not (np.isfinite(noise) and noise >= 0):
-            raise ValueError(f"The 'noise' parameter of TeacherStudentStream must be a finite "
+            raise InvalidParameterError(
+                f"The 'noise' parameter of TeacherStudentStream must be a finite "
                              f"float >= 0. Got {noise!r}.")
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise ValueError(f"The 'seed' parameter of TeacherStudentStream must be an "
+            raise InvalidParameterError(f"The 'seed' parameter of TeacherStudentStream must be an "
                              f"int >= 0. Got {seed!r}.")
         self.teacher = teacher
         self.E, self.B, self.N = int(E), int(batch_size), teacher.N
@@ -125,10 +130,11 @@ def teacher_student_dataset(teacher: CommitteeMachine, n_train: int, n_test: int
     """
     for name, val, low in (("n_train", n_train, 1), ("n_test", n_test, 0)):
         if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < low:
-            raise ValueError(f"The '{name}' parameter of teacher_student_dataset must be an "
+            raise InvalidParameterError(
+                f"The '{name}' parameter of teacher_student_dataset must be an "
                              f"int >= {low}. Got {val!r}.")
     if not 0 <= member < teacher.E:
-        raise ValueError(f"The 'member' parameter of teacher_student_dataset must be in "
+        raise InvalidParameterError(f"The 'member' parameter of teacher_student_dataset must be in "
                          f"[0, {teacher.E - 1}]. Got {member!r}.")
     one = CommitteeMachine(teacher.N, teacher.K, activation=teacher.activation,
                            W=teacher.W[member].detach().cpu().double().numpy(),

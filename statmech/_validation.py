@@ -78,7 +78,7 @@ class InvalidParameterError(ValueError, TypeError):
         if param is None:  # a free-form message in the standard wording: recover its parts
             import re
 
-            m = re.match(r"The '(\w+)' (?:parameter|field) of ([\w.]+)", message)
+            m = re.match(r"The '(\w+)' (?:parameter|field)(?: of ([\w.]+))?", message)
             if m:
                 param, func = m.group(1), func or m.group(2)
         self.func = func
