@@ -1,4 +1,4 @@
-"""The ``empirical`` command: ``empirical train | prune | compare``.
+"""The empirical command: train, prune and compare real PyTorch networks with statmech's theory.
 
 ``empirical compare`` with no options runs the digits comparison (test error against the share
 of parameters kept, every method, with and without reweighting, 5 seeds) and a CPU-sized
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 import statmech
 from statmech._validation import Integer, InvalidParameterError, check
@@ -31,16 +30,17 @@ from statmech.cli_errors import (
     run_reporting,
     subparser,
 )
-from statmech.style import method_style, new_figure, plain_log_ticks, save_figure
 
-from ._checks import check_device, check_sequence
-from .compare import (
-    METHODS,
-    REAL_DATA_DEFAULTS,
-    real_data_table,
-    summarise,
-    teacher_student_table,
-)
+# torch, SciPy, pandas and matplotlib are imported by the functions that use them, so that
+# ``empirical --help`` and a mistyped option answer at once (no torch import).
+
+#: The pruning methods of ``empirical compare`` and the training defaults shown in ``--help``;
+#: the same values as empirical.compare.METHODS and REAL_DATA_DEFAULTS (a test checks), kept
+#: here because that module imports torch.
+METHODS = ("random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
+           "dpp_node", "spectral_node")
+TRAIN_DEFAULTS: dict[str, Any] = {"hidden": (100,), "activation": "sigmoid", "init": "xavier",
+                                  "epochs": 40, "batch_size": 32}
 
 DATA_HELP = ("'digits' (scikit-learn's bundled digits), 'mnist1d' (the mnist1d generator), "
              "'mnist:DIR' (MNIST IDX files in DIR) or 'cifar10:DIR' (CIFAR-10 python batches)")
@@ -52,7 +52,7 @@ TS_DEFAULTS: dict[str, Any] = {"N": 200, "K": 6, "M": 2, "v_star": 4.0, "eta": 0
 
 
 def load_data(spec: str, seed: int = 0):
-    """A :class:`~empirical.data.Dataset` from a command-line spec (``DATA_HELP``)."""
+    """A :class:`~empirical.data.Dataset` from a command-line spec (:data:`DATA_HELP`)."""
     from .data import load_cifar10, load_digits, load_idx, load_mnist1d
 
     name, where = check_data_spec(spec)
@@ -78,6 +78,17 @@ def check_data_spec(spec: object, param: str = "data") -> tuple[str, str]:
 # ------------------------------------------------------------------------------ errors
 
 
+_DESCRIPTION = ("Train, prune and compare real PyTorch networks with statmech's theory: "
+                "'empirical train' saves a checkpoint, 'empirical prune' prunes one, "
+                "'empirical compare' runs the comparisons with the theory.")
+_COMPARE_DESCRIPTION = (
+    "With no options: the digits comparison (test error against the share of parameters kept, "
+    "every method, with and without reweighting, 5 seeds) and a CPU-sized teacher-student "
+    "comparison (torch students, measured pruned loss against statmech's theory). Writes CSV "
+    "tables, config.json and figures to the output directory and prints a few lines of "
+    "results (--print-table: the whole real-data summary).")
+
+
 def _number(text: str) -> int | float:
     """An int-valued option read leniently (``2.5`` reaches the declared constraint, which then
     says what is allowed, instead of argparse's "invalid int value")."""
@@ -101,58 +112,83 @@ def _keep(text: str) -> int | float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``empirical``."""
-    p = OneLineArgumentParser(prog="empirical", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = OneLineArgumentParser(prog="empirical", description=_DESCRIPTION)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train an MLP on a data set and save a checkpoint")
-    t.add_argument("--data", default="digits", help=DATA_HELP + " (default digits)")
-    t.add_argument("--hidden", type=_number, nargs="+",
-                   default=list(REAL_DATA_DEFAULTS["hidden"]), help="hidden widths (default 100)")
-    t.add_argument("--activation", default=REAL_DATA_DEFAULTS["activation"],
-                   choices=["sigmoid", "relu", "erf", "linear"])
-    t.add_argument("--init", default=REAL_DATA_DEFAULTS["init"], choices=["xavier", "default"])
-    t.add_argument("--epochs", type=_number, default=REAL_DATA_DEFAULTS["epochs"])
-    t.add_argument("--batch-size", type=_number, default=REAL_DATA_DEFAULTS["batch_size"])
-    t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    t = sub.add_parser("train", help="train an MLP on a data set and save a checkpoint",
+                       description="Train an MLP on a data set by mini-batch SGD or Adam and "
+                                   "save a checkpoint (and its configuration as "
+                                   "<checkpoint>.config.json).")
+    t.add_argument("--data", default="digits", help=DATA_HELP)
+    t.add_argument("--hidden", type=_number, nargs="+", default=list(TRAIN_DEFAULTS["hidden"]),
+                   help="hidden-layer widths")
+    t.add_argument("--activation", default=TRAIN_DEFAULTS["activation"],
+                   choices=["sigmoid", "relu", "erf", "linear"], help="hidden-unit activation")
+    t.add_argument("--init", default=TRAIN_DEFAULTS["init"], choices=["xavier", "default"],
+                   help="weight initialisation (xavier, or torch's default)")
+    t.add_argument("--epochs", type=_number, default=TRAIN_DEFAULTS["epochs"],
+                   help="training epochs (at most)")
+    t.add_argument("--batch-size", type=_number, default=TRAIN_DEFAULTS["batch_size"],
+                   help="mini-batch size")
+    t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="optimiser")
     t.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default 1e-3 Adam, 0.05 SGD)")
-    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+                   help="learning rate (default: 1e-3 for Adam, 0.05 for SGD)")
+    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     t.add_argument("--stop-at-train-accuracy", type=float, default=None,
-                   help="stop after the epoch whose training accuracy reaches this")
-    t.add_argument("--seed", type=_number, default=0)
-    t.add_argument("--float32", action="store_true", help="train in float32 (default float64)")
-    t.add_argument("--device", default=None, help="torch device (default CUDA if present)")
+                   help="stop after the epoch whose training accuracy reaches this "
+                        "(default: train every epoch)")
+    t.add_argument("--seed", type=_number, default=0,
+                   help="seed of the initial weights, the shuffling and the digits split")
+    t.add_argument("--float32", action="store_true",
+                   help="train in float32 (default: float64)")
+    t.add_argument("--device", default=None,
+                   help="torch device (default: CUDA if present, else CPU)")
     t.add_argument("--output", type=Path, default=Path("empirical-output/model.pt"),
-                   help="checkpoint path (default empirical-output/model.pt)")
+                   help="checkpoint path")
 
-    r = sub.add_parser("prune", help="prune one hidden layer of a checkpoint and measure it")
-    r.add_argument("checkpoint", type=Path)
+    r = sub.add_parser("prune", help="prune one hidden layer of a checkpoint and measure it",
+                       description="Prune one hidden layer of a checkpoint with one method, "
+                                   "print the parameters kept and the test error before and "
+                                   "after, and optionally save the pruned network.")
+    r.add_argument("checkpoint", type=Path, help="a checkpoint written by 'empirical train'")
     r.add_argument("--data", default=None,
                    help="data for statistics and testing (default: the checkpoint's)")
-    r.add_argument("--method", default="dpp_node", choices=list(statmech.PRUNING_METHODS))
+    r.add_argument("--method", default="dpp_node", choices=list(statmech.PRUNING_METHODS),
+                   help="pruning method")
     r.add_argument("--keep", type=_keep, default=0.5,
-                   help="units (node) or edges per unit (edge) kept, or a fraction (default 0.5)")
-    r.add_argument("--layer", type=_number, default=0, help="hidden layer (0: first)")
+                   help="units (node) or edges per unit (edge) kept, or a fraction")
+    r.add_argument("--layer", type=_number, default=0, help="hidden layer (0: the first)")
     r.add_argument("--reweight", action="store_true",
                    help="least-squares reweighting (node: activations; edge: inputs)")
-    r.add_argument("--fold", default="mean", choices=["mean", "bias", "none"])
-    r.add_argument("--seed", type=_number, default=0)
-    r.add_argument("--output", type=Path, default=None, help="write the pruned checkpoint")
+    r.add_argument("--fold", default="mean", choices=["mean", "bias", "none"],
+                   help="what the removed units leave in the next layer's bias: their mean "
+                        "activation over the data (mean), their bias-only output g(b) (bias), "
+                        "or nothing (none)")
+    r.add_argument("--seed", type=_number, default=0, help="seed of the random methods")
+    r.add_argument("--output", type=Path, default=None,
+                   help="write the pruned checkpoint here (default: not written)")
 
-    c = sub.add_parser("compare", help="theory vs experiment: digits and teacher-student")
-    c.add_argument("--data", default="digits", help=DATA_HELP + " (default digits)")
+    c = sub.add_parser("compare", help="theory vs experiment: digits and teacher-student",
+                       description=_COMPARE_DESCRIPTION)
+    c.add_argument("--data", default="digits", help=DATA_HELP)
     c.add_argument("--seeds", type=_number, nargs="+", default=[0, 1, 2, 3, 4],
-                   help="real-data seeds (default 0..4)")
-    c.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+                   help="real-data seeds")
+    c.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
+                   metavar="METHOD", help="pruning methods, of " + ", ".join(METHODS))
     c.add_argument("--finetune-epochs", type=_number, default=0,
-                   help="fine-tune every pruned network for this many epochs (default 0)")
+                   help="fine-tune every pruned network for this many epochs")
     c.add_argument("--ts-N", type=_number, default=TS_DEFAULTS["N"],
-                   help=f"teacher-student input dimension (default {TS_DEFAULTS['N']})")
+                   help="teacher-student input dimension")
     c.add_argument("--ts-seeds", type=_number, default=len(TS_DEFAULTS["seeds"]),
-                   help="teacher-student seeds (default 3)")
-    c.add_argument("--skip-real-data", action="store_true")
-    c.add_argument("--skip-teacher-student", action="store_true")
-    c.add_argument("--output-dir", type=Path, default=Path("empirical-output/compare"))
+                   help="number of teacher-student seeds")
+    c.add_argument("--skip-real-data", action="store_true", help="no real-data comparison")
+    c.add_argument("--skip-teacher-student", action="store_true",
+                   help="no teacher-student comparison")
+    c.add_argument("--output-dir", type=Path, default=Path("empirical-output/compare"),
+                   help="directory for the tables, figures and config.json")
+    c.add_argument("--print-table", action="store_true",
+                   help="print the whole real-data summary table (default: a few lines and "
+                        "the path of the table)")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -176,6 +212,7 @@ def _preflight(args: argparse.Namespace, fn: Any, names: tuple[str, ...]) -> Non
 
 def run_train(args: argparse.Namespace) -> int:
     """``empirical train``."""
+    from ._checks import check_device, check_sequence
     from .fit import save_checkpoint, train_classifier
     from .models import MLP
 
@@ -252,12 +289,18 @@ def run_prune(args: argparse.Namespace) -> int:
 
 def plot_real_data(table: Any, out: Path, stem: str = "real_data") -> list[Path]:
     """:func:`draw_real_data`, saved as PNG and PDF."""
+    from statmech.style import save_figure
+
     return save_figure(draw_real_data(table), out, stem)
 
 
 def draw_real_data(table: Any):
     """Test error (%) against parameters kept (%), mean ± std over seeds; one panel without
     and one with reweighting."""
+    from statmech.style import method_style, new_figure, plain_log_ticks
+
+    from .compare import summarise
+
     s = summarise(table)
     fig, axes = new_figure(2, sharey=True)
     base = s[s.method == "unpruned"]
@@ -287,6 +330,8 @@ def draw_real_data(table: Any):
 
 def plot_teacher_student(table: Any, out: Path, stem: str = "teacher_student") -> list[Path]:
     """:func:`draw_teacher_student`, saved as PNG and PDF."""
+    from statmech.style import save_figure
+
     return save_figure(draw_teacher_student(table), out, stem)
 
 
@@ -294,6 +339,10 @@ def draw_teacher_student(table: Any):
     """Left: measured pruned ε_g of torch students against statmech's finite-N theory
     (log-log, 1:1 line). Right: the standardised differences z = (measured − theory)/SE with
     the family-wise (Bonferroni, 0.27 %) band. One marker per method."""
+    from scipy import stats
+
+    from statmech.style import method_style, new_figure, plain_log_ticks
+
     fig, (ax, az) = new_figure(2, height=2.8)
     n = len(table)
     z_crit = float(stats.norm.isf(0.0027 / (2 * n)))
@@ -328,9 +377,37 @@ def draw_teacher_student(table: Any):
     return fig
 
 
+def real_data_digest(summary: Any) -> str:
+    """A few lines of a :func:`~empirical.compare.summarise` table for the terminal: the
+    unpruned test error, and each method's test error (without / with reweighting) at the
+    level that keeps the share of parameters nearest one half."""
+    lines = []
+    base = summary[summary.method == "unpruned"]
+    if not base.empty:
+        lines.append(f"unpruned: test error {base.test_error_mean.iloc[0]:.4f}")
+    pruned = summary[summary.method != "unpruned"]
+    if pruned.empty:
+        return "\n".join(lines)
+    fractions = np.array(sorted(pruned.fraction.unique()), dtype=float)
+    mid = fractions[np.argmin(np.abs(fractions - 0.5))]
+    lines.append(f"test error at fraction {mid:g} (without / with reweighting):")
+    at = pruned[np.isclose(pruned.fraction.astype(float), mid)]
+    for method in at.method.unique():
+        part = at[at.method == method]
+        errors = [part[part.reweight == rw].test_error_mean for rw in (False, True)]
+        text = " / ".join(f"{e.iloc[0]:.4f}" if not e.empty else "-" for e in errors)
+        kept = part.params_kept_pct_mean.iloc[0]
+        lines.append(f"  {method:15s} {text}  ({kept:.0f} % of parameters kept)")
+    return "\n".join(lines)
+
+
 def run_compare(args: argparse.Namespace) -> int:
     """``empirical compare``: tables, config.json and figures."""
     import pandas as pd
+    from scipy import stats
+
+    from ._checks import check_sequence
+    from .compare import real_data_table, summarise, teacher_student_table
 
     if not args.skip_real_data:
         check_data_spec(args.data)
@@ -355,8 +432,13 @@ def run_compare(args: argparse.Namespace) -> int:
         summary.to_csv(out / "real_data_summary.csv", index=False)
         config["real_data"] = table.attrs["config"]
         plot_real_data(table, out)
-        with pd.option_context("display.width", 200, "display.max_rows", 500):
-            print(summary.round(4).to_string(index=False))
+        if args.print_table:
+            with pd.option_context("display.width", 200, "display.max_rows", None):
+                print(summary.round(4).to_string(index=False))
+        else:
+            print(real_data_digest(summary))
+        print(f"wrote {out / 'real_data_summary.csv'} ({len(summary)} rows) and "
+              f"{out / 'real_data.csv'} ({len(table)} rows)")
     if not args.skip_teacher_student:
         t0 = time.perf_counter()
         ts = dict(TS_DEFAULTS, N=args.ts_N, seeds=tuple(range(args.ts_seeds)))

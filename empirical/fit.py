@@ -247,11 +247,23 @@ def train_classifier(model: MLP, data: Dataset, *, epochs: int = 30, batch_size:
     return history
 
 
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic(path: Path, write) -> None:
+    """Write ``path`` through a temporary file beside it and an atomic rename. The file gets
+    the mode of an ordinary new file (0o666 less the umask), not mkstemp's private 0o600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
     try:
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())
+        finally:
+            os.close(fd)
         write(tmp)
         os.replace(tmp, path)
     finally:

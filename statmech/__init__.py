@@ -6,40 +6,68 @@ Monte Carlo: :func:`simulate` trains ensembles of explicit networks (NumPy, torc
 the exact finite-N reduced chain on the order parameters. Pruning: :func:`prune` (explicit, any
 layer) and :func:`pruned_error` / :func:`prune_theory` (order-parameter theory) for every method
 in :data:`PRUNING_METHODS`.
-``import statmech`` needs only NumPy, SciPy and pandas (torch/CuPy are imported lazily, where used).
+``import statmech`` loads only NumPy: every public name is imported from its submodule on first
+use, and SciPy, pandas, matplotlib, torch and CuPy only where they are needed.
 """
 
-from . import dpp
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING
+
 from ._validation import InvalidParameterError
-from .activations import ACTIVATIONS, Activation, get_activation
-from .backend import BACKENDS, Backend, get_backend, member_seeds
-from .dpp import KDPP, sample_dpp, sample_k_dpp
-from .ensemble import Ensemble, EnsembleMean
-from .fixed_points import (
-    critical_learning_rate,
-    escape_time,
-    optimal_learning_rate,
-    plateau_height,
-    symmetric_plateau,
-)
-from .generalization import generalization_error, test_loss
-from .ode import DIVERGENCE_FACTOR, METHODS, integrate, ode_rhs
-from .order_parameters import PSD_RTOL, SYMMETRY_RTOL, OrderParameters
-from .pruning import (
-    PRUNING_METHODS,
-    PruneTheory,
-    PruningResult,
-    match_parameters,
-    matched_edges,
-    order_units_by_teacher,
-    prune,
-    prune_student,
-    prune_theory,
-    pruned_error,
-)
-from .simulation import SIMULATION_METHODS, ReconstructionWarning, simulate
-from .trajectory import Trajectory
-from .weights_reconstruction import weights_from_order_parameters
+
+#: Public name -> the submodule that defines it. Imported on first use (module ``__getattr__``)
+#: so that ``import statmech`` stays cheap: SciPy's special functions and integrators, pandas,
+#: matplotlib and torch are loaded only by the code that needs them.
+_LAZY: dict[str, str] = {
+    "dpp": "",
+    **dict.fromkeys(("ACTIVATIONS", "Activation", "get_activation"), "activations"),
+    **dict.fromkeys(("BACKENDS", "Backend", "get_backend", "member_seeds"), "backend"),
+    **dict.fromkeys(("KDPP", "sample_dpp", "sample_k_dpp"), "dpp"),
+    **dict.fromkeys(("Ensemble", "EnsembleMean"), "ensemble"),
+    **dict.fromkeys(("critical_learning_rate", "escape_time", "optimal_learning_rate",
+                     "plateau_height", "symmetric_plateau"), "fixed_points"),
+    **dict.fromkeys(("generalization_error", "test_loss"), "generalization"),
+    **dict.fromkeys(("DIVERGENCE_FACTOR", "METHODS", "integrate", "ode_rhs"), "ode"),
+    **dict.fromkeys(("PSD_RTOL", "SYMMETRY_RTOL", "OrderParameters"), "order_parameters"),
+    **dict.fromkeys(("PRUNING_METHODS", "PruneTheory", "PruningResult", "match_parameters",
+                     "matched_edges", "order_units_by_teacher", "prune", "prune_student",
+                     "prune_theory", "pruned_error"), "pruning"),
+    **dict.fromkeys(("SIMULATION_METHODS", "ReconstructionWarning", "simulate"), "simulation"),
+    "Trajectory": "trajectory",
+    "weights_from_order_parameters": "weights_reconstruction",
+}
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from . import dpp
+    from .activations import ACTIVATIONS, Activation, get_activation
+    from .backend import BACKENDS, Backend, get_backend, member_seeds
+    from .dpp import KDPP, sample_dpp, sample_k_dpp
+    from .ensemble import Ensemble, EnsembleMean
+    from .fixed_points import (
+        critical_learning_rate,
+        escape_time,
+        optimal_learning_rate,
+        plateau_height,
+        symmetric_plateau,
+    )
+    from .generalization import generalization_error, test_loss
+    from .ode import DIVERGENCE_FACTOR, METHODS, integrate, ode_rhs
+    from .order_parameters import PSD_RTOL, SYMMETRY_RTOL, OrderParameters
+    from .pruning import (
+        PRUNING_METHODS,
+        PruneTheory,
+        PruningResult,
+        match_parameters,
+        matched_edges,
+        order_units_by_teacher,
+        prune,
+        prune_student,
+        prune_theory,
+        pruned_error,
+    )
+    from .simulation import SIMULATION_METHODS, ReconstructionWarning, simulate
+    from .trajectory import Trajectory
+    from .weights_reconstruction import weights_from_order_parameters
 
 
 def _package_version() -> str:
@@ -52,7 +80,30 @@ def _package_version() -> str:
         return "0+unknown"
 
 
-__version__ = _package_version()
+def __getattr__(name: str):
+    """Load a public name (or a submodule, ``statmech.sweep``) on first use."""
+    if name == "__version__":
+        value = _package_version()
+    elif name in _LAZY:
+        where = _LAZY[name]
+        value = (_import_module(f".{name}", __name__) if not where
+                 else getattr(_import_module(f".{where}", __name__), name))
+    elif not name.startswith("__"):
+        try:
+            value = _import_module(f".{name}", __name__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | {"__version__"})
+
 
 __all__ = [
     "dpp",

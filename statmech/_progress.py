@@ -9,16 +9,22 @@ import sys
 import time
 from typing import TextIO
 
+from ._validation import InvalidParameterError
+
 
 class ProgressBar:
-    """``with ProgressBar(total, "simulate") as bar: bar.update(n)``.
+    """``with ProgressBar(total, "simulate", unit="SGD steps") as bar: bar.update(n)``.
+
+    Every bar says what it counts: ``label [####....]  40.0% 400/1000 SGD steps, ...``.
 
     Parameters
     ----------
     total : int
         Units of work (e.g. SGD steps).
     label : str
-        Text before the bar.
+        Text before the bar: what is being done. Must not be empty.
+    unit : str
+        What one unit of work is (shown after the count, e.g. ``"SGD steps"``); optional.
     enabled : bool or None
         ``None`` (default) shows the bar only when ``stream`` is a terminal.
     stream : file, optional
@@ -27,10 +33,15 @@ class ProgressBar:
         Seconds between redraws.
     """
 
-    def __init__(self, total: int, label: str = "", enabled: bool | None = None,
-                 stream: TextIO | None = None, min_interval: float = 0.2) -> None:
+    def __init__(self, total: int, label: str, enabled: bool | None = None,
+                 stream: TextIO | None = None, min_interval: float = 0.2, *,
+                 unit: str = "") -> None:
+        if not isinstance(label, str) or not label.strip():
+            raise InvalidParameterError.build("ProgressBar", "label",
+                                              "a non-empty str saying what is counted", label)
         self.total = max(int(total), 1)
         self.label = label
+        self.unit = unit
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
             isatty = getattr(self.stream, "isatty", None)
@@ -65,6 +76,7 @@ class ProgressBar:
         eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
         self.stream.write(
             f"\r{self.label} [{'#' * fill}{'.' * (width - fill)}] {100 * frac:5.1f}% "
+            f"{min(self.done, self.total)}/{self.total}{' ' + self.unit if self.unit else ''}, "
             f"{elapsed:6.1f}s elapsed, ~{eta:6.1f}s left"
         )
         self.stream.flush()

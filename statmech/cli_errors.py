@@ -35,8 +35,9 @@ from typing import TextIO
 
 from ._validation import InstanceOf, InvalidParameterError, check
 
-__all__ = ["EXIT_USER_ERROR", "OneLineArgumentParser", "check_flags", "check_output_dir",
-           "flag_names", "report_user_error", "run_reporting", "subparser", "user_error_line"]
+__all__ = ["EXIT_USER_ERROR", "DefaultsHelpFormatter", "OneLineArgumentParser", "check_flags",
+           "check_output_dir", "flag_names", "format_default", "report_user_error",
+           "run_reporting", "subparser", "user_error_line"]
 
 #: Exit code of a user error (argparse's).
 EXIT_USER_ERROR = 2
@@ -46,10 +47,41 @@ PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirect
                FileExistsError)
 
 
+def format_default(value: object) -> str:
+    """A default as a user would type it: a list as its items separated by spaces, a path or
+    a string as is."""
+    if isinstance(value, list | tuple):
+        return " ".join(format_default(v) for v in value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return str(value)
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, said once: ``(default: X)`` is appended
+    unless the help already says its default (it contains ``(default``, the way to write a
+    default that is not a plain value, e.g. ``(default: K)``). Nothing is appended for an
+    option without a value (a switch), a positional, or a default of None (then the help says
+    what happens, or the option is simply unset)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if ("(default" in text or action.default is None or action.default is argparse.SUPPRESS
+                or action.nargs == 0 or not action.option_strings):
+            return text
+        return f"{text} (default: {format_default(action.default).replace('%', '%%')})"
+
+
 class OneLineArgumentParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr (no usage block), exit code 2.
+    """An ArgumentParser whose errors are one line on stderr (no usage block), exit code 2,
+    and whose help shows every option's default once (:class:`DefaultsHelpFormatter`, unless
+    another ``formatter_class`` is given).
 
     Its sub-parsers (``add_subparsers``) are of the same class."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         text = " ".join(str(message).split())

@@ -15,7 +15,7 @@ __all__ = ["add_parsers", "run_figures", "run_sweep_command", "run_cache"]
 
 def _executor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, default=None,
-                   help="cache directory (default .statmech-cache, or $STATMECH_CACHE)")
+                   help="cache directory (default: .statmech-cache, or $STATMECH_CACHE)")
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: the number of CPUs)")
     where = p.add_mutually_exclusive_group()
@@ -59,7 +59,7 @@ def add_parsers(sub) -> None:
     f.set_defaults(quality="quick")
     f.add_argument("--list", action="store_true", help="list the figures and exit")
     f.add_argument("--output-dir", type=Path, default=Path("statmech-output/figures"),
-                   help="where the PNG and PDF files go (default statmech-output/figures)")
+                   help="where the PNG and PDF files go")
     _executor_args(f)
 
     s = sub.add_parser(
@@ -68,13 +68,17 @@ def add_parsers(sub) -> None:
                     "results.csv and results.parquet (one long-format labelled table).")
     s.add_argument("file", type=Path, help="the sweep's TOML file")
     s.add_argument("--output-dir", type=Path, default=None,
-                   help="default statmech-output/sweeps/<sweep name>")
+                   help="directory for results.csv and results.parquet "
+                        "(default: statmech-output/sweeps/<sweep name>)")
     _executor_args(s)
 
     c = sub.add_parser("cache", help="list or clean the sweep cache")
-    c.add_argument("action", choices=["list", "clean"])
-    c.add_argument("--cache", type=Path, default=None, help="cache directory")
-    c.add_argument("--computation", default=None, help="only this computation's points")
+    c.add_argument("action", choices=["list", "clean"],
+                   help="list the cached points per computation, or remove them")
+    c.add_argument("--cache", type=Path, default=None,
+                   help="cache directory (default: .statmech-cache, or $STATMECH_CACHE)")
+    c.add_argument("--computation", default=None,
+                   help="only this computation's points (default: every computation)")
     c.add_argument("--stale", action="store_true",
                    help="clean only points written by another toolkit version")
 

@@ -455,7 +455,7 @@ def simulate(
         else None
     parts = _chunks(E, chunk)
     with ProgressBar(int(steps[-1]) * len(parts), f"simulate ({method}, E={E}, N={N})",
-                     enabled=progress) as bar:
+                     enabled=progress, unit="SGD steps") as bar:
         for part in parts:
             sl = slice(part.start, part.stop)
             pseeds = seeds[sl]

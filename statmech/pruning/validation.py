@@ -97,7 +97,8 @@ def validation_table(cfg: ValidationConfig, progress: bool | None = None):
     rows = []
     rng = np.random.default_rng(cfg.seed + 1)
     total = len(students) * len(cfg.methods) * len(cfg.levels)
-    with ProgressBar(total, "pruning validation", enabled=progress) as bar:
+    with ProgressBar(total, "pruning validation", enabled=progress,
+                     unit="(student, method, level) cases") as bar:
         for s, (op, W, Ws) in enumerate(students):
             eg0 = float(generalization_error(op))
             for method in cfg.methods:
