@@ -126,3 +126,17 @@ def test_cli_sweep_cache_and_figures_list(tmp_path, capsys):
     assert main(["figures", "--list"]) == 0
     assert "phase_diagram" in capsys.readouterr().out
     assert main(["sweep", str(tmp_path / "missing.toml"), "--cache", cache]) == 2
+
+
+def test_escape_time_is_interpolated_between_outputs():
+    """ode_vs_simulation reads escape times between recorded outputs (issue 13, item 6): an
+    exponential decay crossing the threshold between two outputs gives the exact crossing,
+    not the next grid point; a member that never escapes gives NaN."""
+    import numpy as np
+
+    from statmech.figures.builtin import _escape
+
+    alpha = np.linspace(0.0, 10.0, 11)
+    eg = np.exp(-alpha)
+    assert _escape(alpha, eg, np.exp(-4.3)) == pytest.approx(4.3, abs=1e-12)
+    assert _escape(alpha, np.ones(11), 0.5) != _escape(alpha, np.ones(11), 0.5)  # NaN
