@@ -11,7 +11,6 @@ group ``statmech.figures`` (``empirical`` adds the figures that need torch).
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Figure", "GalleryError", "register_figure", "figures", "render", "QUALITIES",
-           "ENTRY_POINT_GROUP"]
+__all__ = ["Figure", "GalleryError", "register_figure", "figures", "figure_config_hash",
+           "render", "QUALITIES", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "statmech.figures"
 QUALITIES = ("quick", "full")
@@ -121,6 +120,24 @@ def render(names: list[str] | None = None, *, quality: str = "quick",
     return out
 
 
+def figure_config_hash(fig_def: Figure, quality: str) -> str:
+    """16 hex digits of the sha256 of a figure's sweep points (computation and full
+    configuration of every point, ``replicate`` included): what its data are computed from.
+
+    Independent of the package version and source (as the points' seeds are), so a committed
+    gallery PNG can be checked against the figure's current definition without rendering it
+    (written into each PNG and PDF as ``statmech:config_hash``).
+    """
+    from ..sweep.cache import canonical
+    from ..sweep.spec import load_sweep
+
+    items = []
+    for label, spec in sorted(fig_def.sweeps(quality).items()):
+        sweep = load_sweep({"name": f"{fig_def.name}:{label}", **spec})
+        items.append([label, sweep.computation, sweep.points()])
+    return hashlib.sha256(canonical(items).encode()).hexdigest()[:16]
+
+
 def _render_one(fig_def: Figure, quality: str, output: Path, cache, executor, workers,
                 scheduler, force, progress) -> list[Path]:
     """Run one figure's sweeps and write its PNG and PDF (see :func:`render`)."""
@@ -129,14 +146,11 @@ def _render_one(fig_def: Figure, quality: str, output: Path, cache, executor, wo
 
     name = fig_def.name
     tables = {}
-    keys = []
     for label, spec in fig_def.sweeps(quality).items():
-        table = run_sweep({"name": f"{name}:{label}", **spec}, cache=cache,
-                          executor=executor, workers=workers, scheduler=scheduler,
-                          force=force, progress=progress)
-        tables[label] = table
-        keys += sorted(set(table["key"])) if "key" in table else []
-    config_hash = hashlib.sha256(json.dumps(keys).encode()).hexdigest()[:16]
+        tables[label] = run_sweep({"name": f"{name}:{label}", **spec}, cache=cache,
+                                  executor=executor, workers=workers, scheduler=scheduler,
+                                  force=force, progress=progress)
+    config_hash = figure_config_hash(fig_def, quality)
     fig = fig_def.plot(tables, quality)
     meta = {"Title": f"statmech-pruning: {name}", "Description": fig_def.description,
             "statmech:config_hash": config_hash, "statmech:quality": quality}
