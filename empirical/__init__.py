@@ -11,8 +11,9 @@ torch (the ``empirical`` extra); its public names are imported on first use, so 
 ``import empirical`` (and ``empirical --help``) does not load torch.
 """
 
-from importlib import import_module as _import_module
 from typing import TYPE_CHECKING
+
+from statmech._lazy import lazy_getattr as _lazy_getattr
 
 #: Public name -> the submodule that defines it (imported on first use, module __getattr__).
 _LAZY: dict[str, str] = {
@@ -45,21 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .training import online_sgd_step, sgd_optimizer, teacher_labels, train_online
 
 
-def __getattr__(name: str):
-    """Load a public name (or a submodule) on first use."""
-    if name in _LAZY:
-        value = getattr(_import_module(f".{_LAZY[name]}", __name__), name)
-    elif not name.startswith("__"):
-        try:
-            value = _import_module(f".{name}", __name__)
-        except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.{name}":
-                raise
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

@@ -10,9 +10,9 @@ in :data:`PRUNING_METHODS`.
 use, and SciPy, pandas, matplotlib, torch and CuPy only where they are needed.
 """
 
-from importlib import import_module as _import_module
 from typing import TYPE_CHECKING
 
+from ._lazy import lazy_getattr as _lazy_getattr
 from ._validation import InvalidParameterError
 
 #: Public name -> the submodule that defines it. Imported on first use (module ``__getattr__``)
@@ -80,25 +80,7 @@ def _package_version() -> str:
         return "0+unknown"
 
 
-def __getattr__(name: str):
-    """Load a public name (or a submodule, ``statmech.sweep``) on first use."""
-    if name == "__version__":
-        value = _package_version()
-    elif name in _LAZY:
-        where = _LAZY[name]
-        value = (_import_module(f".{name}", __name__) if not where
-                 else getattr(_import_module(f".{where}", __name__), name))
-    elif not name.startswith("__"):
-        try:
-            value = _import_module(f".{name}", __name__)
-        except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.{name}":
-                raise
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_getattr(__name__, _LAZY, globals(), {"__version__": _package_version})
 
 
 def __dir__() -> list[str]:
