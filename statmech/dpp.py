@@ -82,7 +82,7 @@ from typing import Any
 import numpy as np
 
 from ._resources import check_memory
-from ._validation import InvalidParameterError, _fmt, check_positive_int
+from ._validation import InvalidParameterError, Seed, _fmt, check, check_positive_int
 from .backend import Backend, get_backend
 
 __all__ = ["KDPP", "inclusion_probabilities", "log_normaliser", "sample_dpp", "sample_k_dpp"]
@@ -178,16 +178,10 @@ def _check_k(k: Any, n: int, func: str, *, allow_none: bool = False) -> int | No
 
 
 def _as_generator(seed: Any, func: str) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or isinstance(seed, np.random.SeedSequence):
-        return np.random.default_rng(seed)
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.default_rng(int(seed))
-    raise _bad("seed", func,
-        f"The 'seed' parameter of {func} must be None, an int >= 0, a numpy.random.SeedSequence "
-        f"or a numpy.random.Generator. Got {_fmt(seed)} instead."
-    )
+    """``seed`` (checked by the shared :class:`~statmech._validation.Seed` constraint) as a
+    Generator; a Generator is used as it is."""
+    check(seed, "seed", func, [Seed()])
+    return np.random.default_rng(seed)
 
 
 def _resolve_backend(backend: Any, func: str) -> Backend:
