@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import Boolean, InvalidParameterError, Real, _fmt
+from .._validation import Boolean, Real, check
 from .base import Layer, PruningMethod, PruningResult, edge_result, register
 
 __all__ = ["MBPEdge", "MBP_EDGE", "gaussian_weighted_second_moment"]
@@ -70,23 +70,14 @@ class MBPEdge(PruningMethod):
         """d from the target kept fraction c, or the explicit option ``d`` (>= 0)."""
         from ..companion.mbp import d_for_fraction
 
-        if d is None:
-            return float(d_for_fraction(c))
-        if isinstance(d, bool) or not isinstance(d, int | float | np.floating | np.integer) \
-                or not math.isfinite(float(d)) or d < 0:
-            raise InvalidParameterError(
-                f"The 'd' parameter of {func} for method 'mbp_edge' must be a "
-                             f"finite float >= 0. Got {_fmt(d)} instead.")
-        return float(d)
+        check(d, "d", func, MBPEdge.options["d"])  # the option's declared constraint
+        return float(d_for_fraction(c)) if d is None else float(d)
 
     def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
               n_masks: int, **options: Any) -> PruningResult:
         from ..companion.mbp import keep_probability, kept_fraction
 
-        unknown = set(options) - {"d", "keep_diagonal", "func", "reweight"}
-        if unknown:
-            raise InvalidParameterError(f"prune with method 'mbp_edge' accepts the options 'd' and "
-                             f"'keep_diagonal'. Got {sorted(unknown)}.")
+        # option names and values were checked by statmech.prune (check_options)
         d = self.compression_parameter(keep / layer.D, options.get("d"))
         if options.get("d") is not None:
             keep = max(1, round(float(kept_fraction(d)) * layer.D))
