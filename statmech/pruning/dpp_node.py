@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import InvalidParameterError, Options, Real
+from .._validation import Options, Real, check
 from .base import register
 from .node_method import NodeContext, NodeMethod
 from .node_theory import all_subsets
@@ -30,10 +30,8 @@ KERNELS = ("linear", "rbf")
 def node_kernel(ctx: NodeContext, kernel: str = "linear", beta: float | None = None,
                 jitter: float = 0.0, func: str = "prune") -> np.ndarray:
     """The DPP-node kernel (module docstring)."""
-    if kernel not in KERNELS:
-        raise InvalidParameterError(
-            f"The 'kernel' parameter of {func} must be one of 'linear', 'rbf'. "
-                         f"Got {kernel!r} instead.")
+    for name, value in (("kernel", kernel), ("beta", beta), ("jitter", jitter)):
+        check(value, name, func, DPPNode.options[name])  # the options' declared constraints
     if kernel == "linear":
         L = np.array(ctx.pre_cov, dtype=float)
     else:
@@ -44,16 +42,8 @@ def node_kernel(ctx: NodeContext, kernel: str = "linear", beta: float | None = N
             off = d2[~np.eye(d2.shape[0], dtype=bool)]
             med = float(np.median(off)) if off.size else 0.0
             beta = 1.0 / med if med > 0 else 1.0
-        elif not (np.isfinite(beta) and beta > 0):
-            raise InvalidParameterError(
-                f"The 'beta' parameter of {func} must be a finite float > 0. "
-                             f"Got {beta!r} instead.")
         L = np.exp(-beta * d2)
     if jitter:
-        if not (np.isfinite(jitter) and jitter >= 0):
-            raise InvalidParameterError(
-                f"The 'jitter' parameter of {func} must be a finite float >= 0. "
-                             f"Got {jitter!r} instead.")
         L = L + jitter * np.eye(L.shape[0])
     return 0.5 * (L + L.T)
 
