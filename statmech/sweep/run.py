@@ -34,17 +34,20 @@ import json
 import multiprocessing
 import os
 import pickle
+import queue
 import signal
 import sys
 import threading
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._progress import ProgressBar
+from .._progress import ProgressBar, point_reporter
 from .._validation import (
     Boolean,
     InstanceOf,
@@ -57,8 +60,8 @@ from .cache import Cache, check_cache_root, point_key, point_seed
 from .registry import Computation, get_computation, in_main
 from .spec import Sweep, load_sweep
 
-__all__ = ["run_sweep", "compute_point", "EXECUTORS", "THREAD_VARIABLES",
-           "DASK_CONNECT_TIMEOUT", "WATCHDOG_INTERVAL"]
+__all__ = ["run_sweep", "compute_point", "plan_sweep", "SweepPlan", "PointTask", "run_tasks",
+           "EXECUTORS", "THREAD_VARIABLES", "DASK_CONNECT_TIMEOUT", "WATCHDOG_INTERVAL"]
 
 EXECUTORS = ("local", "serial", "dask")
 
@@ -73,6 +76,7 @@ DASK_CONNECT_TIMEOUT = 5.0
 WATCHDOG_INTERVAL = 0.5
 
 _IN_WORKER = False  # set in the local pool's worker processes
+_POINT_QUEUE: Any = None  # a worker's queue to the main process for in-point progress
 
 
 def _version() -> str:
@@ -82,7 +86,8 @@ def _version() -> str:
 
 
 def compute_point(computation: str | Computation, config: dict, key: str, cache_root: str,
-                  force: bool = False, source_hash: str | None = None) -> tuple[str, float]:
+                  force: bool = False, source_hash: str | None = None,
+                  report: Callable[[str, float], None] | None = None) -> tuple[str, float]:
     """Compute one point and store it (runs in a worker); returns (key, seconds).
 
     ``computation`` is a registered name or the :class:`Computation` itself: the executors
@@ -90,7 +95,9 @@ def compute_point(computation: str | Computation, config: dict, key: str, cache_
     pickled by reference: the worker imports its module, with the parent's ``sys.path``),
     not only those its own registry loads (built-ins and entry points). With ``force`` False
     an entry that another worker finished meanwhile is kept. ``source_hash`` (default:
-    computed here) is recorded in the manifest.
+    computed here) is recorded in the manifest. ``report(label, fraction)`` hears the
+    progress of the bars inside the point (in a local pool's worker: sent to the main
+    process).
     """
     comp = computation if isinstance(computation, Computation) else get_computation(
         computation)
@@ -99,8 +106,16 @@ def compute_point(computation: str | Computation, config: dict, key: str, cache_
         return key, 0.0
     if _IN_WORKER:
         _torch_threads(1)
+    if report is None and _POINT_QUEUE is not None:
+        q = _POINT_QUEUE
+
+        def report(label: str, fraction: float) -> None:
+            q.put((key, label, fraction))
+
+        report("", 0.0)  # started
     t0 = time.perf_counter()
-    table = comp.func(dict(config), point_seed(comp.name, config))
+    with point_reporter(report) if report is not None else nullcontext():
+        table = comp.func(dict(config), point_seed(comp.name, config))
     seconds = time.perf_counter() - t0
     cache.put(comp.name, key, table, config, _version(),
               source_hash if source_hash is not None else comp.source_hash, seconds)
@@ -135,10 +150,11 @@ def _watchdog(parent: int, interval: float) -> None:
             os._exit(1)
 
 
-def _worker_init(parent: int, interval: float) -> None:
+def _worker_init(parent: int, interval: float, progress_queue: Any = None) -> None:
     """Initializer of the local pool's workers (module docstring)."""
-    global _IN_WORKER
+    global _IN_WORKER, _POINT_QUEUE
     _IN_WORKER = True
+    _POINT_QUEUE = progress_queue
     _pin_threads()
     if os.getppid() != parent:  # the parent died before this worker started
         os._exit(1)
@@ -207,19 +223,114 @@ def _stop_pool(pool: ProcessPoolExecutor, terminate: bool) -> None:
             proc.join(timeout=5)
 
 
-def _run_local(comp: Computation, todo: list[str], config_of: dict, root: str, force: bool,
-               workers: int | None, source_hash: str, bar: ProgressBar) -> None:
-    n = min(workers or os.cpu_count() or 1, len(todo))
+@dataclass(frozen=True)
+class PointTask:
+    """One point to compute: the computation, its configuration, its cache key, and the name
+    of the sweep it belongs to (for messages)."""
+
+    comp: Computation
+    config: dict
+    key: str
+    sweep: str
+
+
+@dataclass
+class SweepPlan:
+    """A sweep resolved against a cache: its points, their keys, and the tasks still to run."""
+
+    sweep: Sweep
+    comp: Computation
+    points: list
+    keys: list
+    tasks: list = field(default_factory=list)
+
+
+def plan_sweep(sweep: Sweep | dict | str | Path, root: str, force: bool = False) -> SweepPlan:
+    """Validate every point of ``sweep`` and find those the cache at ``root`` lacks (identical
+    points once)."""
+    sweep = sweep if isinstance(sweep, Sweep) else load_sweep(sweep)
+    points = sweep.points()  # every point validated before any runs
+    comp = get_computation(sweep.computation)
+    store = Cache(root)
+    source_hash = comp.source_hash
+    keys = [point_key(comp.name, c, _version(), source_hash) for c in points]
+    tasks: dict[str, PointTask] = {}
+    for config, k in zip(points, keys, strict=True):
+        if k not in tasks and (force or store.get(comp.name, k) is None):
+            tasks[k] = PointTask(comp, config, k, sweep.name)
+    return SweepPlan(sweep, comp, points, keys, list(tasks.values()))
+
+
+def _describe_running(running: dict) -> str:
+    """``pruned_error:K20 2× (simulate 40 %)``-style summary of the points running."""
+    by_sweep: dict[str, list] = {}
+    for sweep, label, frac in running.values():
+        by_sweep.setdefault(sweep, []).append((label, frac))
+    parts = []
+    for sweep, items in by_sweep.items():
+        label, frac = max(items, key=lambda lf: lf[1])
+        count = f" {len(items)}×" if len(items) > 1 else ""
+        parts.append(f"{sweep}{count}" + (f" ({label} {100 * frac:.0f} %)" if label else ""))
+    return "running: " + ", ".join(parts) if parts else ""
+
+
+def run_tasks(tasks: list[PointTask], root: str, *, force: bool = False,
+              workers: int | None = None, bar: ProgressBar | None = None,
+              on_done: Callable[[PointTask], None] | None = None,
+              on_error: Callable[[PointTask, BaseException], None] | None = None) -> None:
+    """Compute ``tasks`` in one local pool of spawned worker processes (module docstring),
+    longest queue first in the order given.
+
+    ``bar`` moves by one per finished point and by the reported fraction of running points;
+    ``on_done(task)`` runs in this process as each point is stored; a failing point calls
+    ``on_error(task, exc)`` and the others go on, or, without ``on_error``, cancels the points
+    not yet started, lets the running ones finish (they are cached) and re-raises.
+    """
+    if not tasks:
+        return
+    n = min(workers or os.cpu_count() or 1, len(tasks))
     with _local_pool_environment():
         ctx = multiprocessing.get_context("spawn")
+        progress_q = ctx.Queue()
         pool = ProcessPoolExecutor(n, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(os.getpid(), WATCHDOG_INTERVAL))
+                                   initargs=(os.getpid(), WATCHDOG_INTERVAL, progress_q))
         try:
-            futures = [pool.submit(compute_point, comp, config_of[k], k, root, force,
-                                   source_hash) for k in todo]
-            for fut in as_completed(futures):
-                fut.result()
-                bar.update(1)
+            task_of: dict[Future, PointTask] = {
+                pool.submit(compute_point, t.comp, t.config, t.key, root, force,
+                            t.comp.source_hash): t for t in tasks}
+            pending = set(task_of)
+            running: dict[str, tuple[str, str, float]] = {}
+            sweep_of = {t.key: t.sweep for t in tasks}
+            over: set[str] = set()  # finished points: late progress messages are ignored
+            done = 0
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                while True:
+                    try:
+                        key, label, frac = progress_q.get_nowait()
+                    except queue.Empty:
+                        break
+                    if key in sweep_of and key not in over:
+                        old = running.get(key, ("", "", 0.0))[2]
+                        running[key] = (sweep_of[key], label, max(old, frac))
+                for fut in finished:
+                    task = task_of[fut]
+                    over.add(task.key)
+                    running.pop(task.key, None)
+                    if fut.cancelled():
+                        continue
+                    exc = fut.exception()
+                    if exc is not None:
+                        if on_error is None:
+                            raise exc
+                        on_error(task, exc)
+                        continue
+                    done += 1
+                    if on_done is not None:
+                        on_done(task)
+                if bar is not None:
+                    bar.set_done(done + sum(r[2] for r in running.values()),
+                                 _describe_running(running))
         except Exception:
             _stop_pool(pool, terminate=False)
             raise
@@ -228,6 +339,9 @@ def _run_local(comp: Computation, todo: list[str], config_of: dict, root: str, f
             raise
         else:
             pool.shutdown(wait=True)
+        finally:
+            progress_q.close()
+            progress_q.join_thread()
 
 
 def _labelled(table: Any, config: dict, key: str, computation: str) -> Any:
@@ -285,44 +399,62 @@ def run_sweep(sweep: Sweep | dict | str | Path, *, cache: str | Path | None = No
         ``computation`` and ``key``. ``attrs["sweep"]`` holds the sweep, ``attrs["computed"]``
         the number of points computed in this call.
     """
-    import pandas as pd
 
     if scheduler is not None and executor != "dask":
         raise InvalidParameterError("The 'scheduler' parameter of run_sweep needs "
                                     "executor='dask'.", func="run_sweep", param="scheduler")
     root_path = check_cache_root(cache if cache is not None else Cache().root, "cache",
                                  "run_sweep")
-    sweep = sweep if isinstance(sweep, Sweep) else load_sweep(sweep)
-    points = sweep.points()  # every point validated before any runs
-    comp = get_computation(sweep.computation)
-    store = Cache(root_path)
-    source_hash = comp.source_hash
-    keys = [point_key(comp.name, c, _version(), source_hash) for c in points]
-    missing = [i for i, k in enumerate(keys)
-               if force or store.get(comp.name, k) is None]
-    todo = list(dict.fromkeys(keys[i] for i in missing))  # identical points once
-    config_of = {keys[i]: points[i] for i in missing}
-    root = str(store.root)
-    if executor == "local" and len(todo) > 1 and workers != 1:
+    root = str(Cache(root_path).root)
+    plan = plan_sweep(sweep, root, force)
+    sweep, comp, tasks = plan.sweep, plan.comp, plan.tasks
+    if executor == "local" and len(tasks) > 1 and workers != 1:
         reason = _reachable_by_workers(comp)
         if reason is not None:
             warnings.warn(f"{reason}; running sweep {sweep.name!r} serially in this process "
                           f"(define the computation in an importable module to run it in "
                           f"parallel).", RuntimeWarning, stacklevel=2)
             executor = "serial"
-    with ProgressBar(max(len(todo), 1), f"sweep {sweep.name}", progress) as bar:
-        if not todo:
+    with ProgressBar(max(len(tasks), 1), f"sweep {sweep.name}", progress,
+                     unit="points") as bar:
+        if not tasks:
             pass
-        elif executor == "serial" or (executor == "local" and (workers == 1 or len(todo) == 1)):
-            for k in todo:
-                compute_point(comp, config_of[k], k, root, force, source_hash)
-                bar.update(1)
+        elif executor == "serial" or (executor == "local" and (workers == 1 or len(tasks) == 1)):
+            run_serial(tasks, root, force=force, bar=bar)
         elif executor == "local":
-            _run_local(comp, todo, config_of, root, force, workers, source_hash, bar)
+            run_tasks(tasks, root, force=force, workers=workers, bar=bar)
         else:
-            _run_dask(comp, todo, config_of, root, force, scheduler, source_hash, bar)
+            _run_dask(comp, [t.key for t in tasks], {t.key: t.config for t in tasks}, root,
+                      force, scheduler, comp.source_hash, bar)
+    return collect_table(plan, root, computed=len(tasks))
+
+
+def run_serial(tasks: list[PointTask], root: str, *, force: bool = False,
+               bar: ProgressBar | None = None,
+               on_done: Callable[[PointTask], None] | None = None) -> None:
+    """Compute ``tasks`` one after the other in this process; ``bar`` moves during each
+    point as its own bars do (they do not draw)."""
+    for i, task in enumerate(tasks):
+        def report(label: str, frac: float, i: int = i, task: PointTask = task) -> None:
+            if bar is not None:
+                bar.set_done(i + frac, f"running: {task.sweep} ({label} {100 * frac:.0f} %)")
+
+        compute_point(task.comp, task.config, task.key, root, force, task.comp.source_hash,
+                      report=report if bar is not None else None)
+        if bar is not None:
+            bar.set_done(i + 1, "")
+        if on_done is not None:
+            on_done(task)
+
+
+def collect_table(plan: SweepPlan, root: str, computed: int = 0) -> Any:
+    """The sweep's labelled long table, read from the cache (every point must be there)."""
+    import pandas as pd
+
+    store = Cache(root)
+    comp, sweep = plan.comp, plan.sweep
     tables = []
-    for config, k in zip(points, keys, strict=True):
+    for config, k in zip(plan.points, plan.keys, strict=True):
         t = store.get(comp.name, k)
         if t is None:  # pragma: no cover - only if the cache was deleted meanwhile
             raise RuntimeError(f"Sweep point {k[:12]} vanished from the cache {root}.")
@@ -330,7 +462,7 @@ def run_sweep(sweep: Sweep | dict | str | Path, *, cache: str | Path | None = No
     out = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     out.attrs["sweep"] = {"name": sweep.name, "computation": sweep.computation,
                           "params": sweep.params, "grid": sweep.grid, "zip": sweep.zip}
-    out.attrs["computed"] = len(todo)
+    out.attrs["computed"] = computed
     return out
 
 
