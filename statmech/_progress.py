@@ -148,6 +148,7 @@ class ProgressBar:
         self._last = 0.0
         self._last_report = 0.0
         self._last_plain = self._start
+        self._width = 0
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -186,6 +187,25 @@ class ProgressBar:
             self._last_plain = now
             self._plain(now)
 
+    def write(self, what: str | Callable[[], None]) -> None:
+        """Print a line (or run ``what()``, which prints) without breaking the bar: the bar's
+        line is cleared first and redrawn after."""
+        if self._tqdm is not None:
+            with self._tqdm.external_write_mode():
+                what() if callable(what) else self.stream.write(what + "\n")
+            return
+        drawn = self.enabled and self._last > 0
+        if drawn:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+        if callable(what):
+            what()
+        else:
+            self.stream.write(what + "\n")
+            self.stream.flush()
+        if drawn:
+            self._draw(time.perf_counter())
+
     def _counts(self, now: float) -> tuple[float, str, str]:
         frac = min(self.done / self.total, 1.0)
         elapsed = now - self._start
@@ -200,8 +220,11 @@ class ProgressBar:
         width = 30
         fill = int(round(width * frac))
         post = f" | {self.postfix}" if self.postfix else ""
-        self.stream.write(f"\r{self.label} [{'#' * fill}{'.' * (width - fill)}] "
-                          f"{100 * frac:5.1f}% {count}, {times}{post}")
+        line = (f"{self.label} [{'#' * fill}{'.' * (width - fill)}] {100 * frac:5.1f}% "
+                f"{count}, {times}{post}")
+        pad = " " * max(self._width - len(line), 0)  # erase a longer previous line
+        self._width = len(line)
+        self.stream.write(f"\r{line}{pad}")
         self.stream.flush()
 
     def _plain(self, now: float) -> None:

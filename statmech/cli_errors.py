@@ -173,9 +173,17 @@ def run_reporting(run: Callable[[], int | None], parser: argparse.ArgumentParser
                   prog: str, aliases: Mapping[str, str] | None = None,
                   stream: TextIO | None = None) -> int | None:
     """``run()``; an expected user error becomes one line on ``stream`` (default stderr) and
-    exit code :data:`EXIT_USER_ERROR`; anything else propagates with its traceback."""
+    exit code :data:`EXIT_USER_ERROR`; anything else propagates with its traceback.
+
+    Progress bars run inside :func:`statmech._progress.plain_progress_lines`: when stderr is
+    not a terminal (a CI log, ``| tee``, ``nohup``) long runs write a plain progress line at
+    most every :data:`statmech._progress.PLAIN_EVERY` seconds.
+    """
+    from ._progress import plain_progress_lines
+
     try:
-        return run()
+        with plain_progress_lines():
+            return run()
     except (ValueError, *PATH_ERRORS) as err:
         return report_user_error(err, parser, prog=prog, aliases=aliases, stream=stream)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -84,40 +85,124 @@ def render(names: list[str] | None = None, *, quality: str = "quick",
            ) -> dict[str, list[Path]]:
     """Render figures (default: all) as PNG and PDF into ``output``.
 
-    Returns {name: [png, pdf]}. Sweeps run through :func:`statmech.sweep.run_sweep` with the
-    given cache and executor; a rerun with a warm cache only redraws. Each figure renders on
-    its own: one that fails (its sweep or its drawing) is reported by name through ``log`` and
-    the others still render; then :class:`GalleryError` names every failure (``.rendered``
-    holds what was written). ``KeyboardInterrupt`` stops at once.
+    Returns {name: [png, pdf]}. Every figure's sweep points are first looked up in the cache;
+    with the default local executor all the missing points of all the figures then run in
+    **one** pool of worker processes (a point shared by two figures runs once), in gallery
+    order, and each figure is drawn as soon as its last point is stored, while the pool goes
+    on with the others. A rerun with a warm cache only redraws. The ``"serial"`` and
+    ``"dask"`` executors run figure by figure through :func:`statmech.sweep.run_sweep`.
+
+    Each figure renders on its own: one that fails (a sweep point or its drawing) is reported
+    by name through ``log`` and the others still render; then :class:`GalleryError` names
+    every failure (``.rendered`` holds what was written). ``KeyboardInterrupt`` stops at once
+    (the points already computed stay cached).
     """
+    from .._progress import ProgressBar
     from .._validation import ListOf, Options, check
+    from ..sweep.cache import Cache
+    from ..sweep.run import (
+        _reachable_by_workers,
+        collect_table,
+        plan_sweep,
+        run_serial,
+        run_tasks,
+    )
 
     check(quality, "quality", "render", [Options(QUALITIES)])
     registry = figures()
     if names is not None:
         check(names, "names", "render", [ListOf((Options(tuple(registry)),))])
-    names = list(registry) if not names else list(names)
+    names = list(registry) if not names else list(dict.fromkeys(names))
     out: dict[str, list[Path]] = {}
     failed: dict[str, str] = {}
-    for i, name in enumerate(names, 1):
-        if log is not None:
-            log(f"[{i}/{len(names)}] {name} ...")
-        t0 = time.perf_counter()
-        try:
-            out[name] = _render_one(registry[name], quality, Path(output), cache, executor,
-                                    workers, scheduler, force, progress)
-        except Exception as exc:  # noqa: BLE001 - one figure must not stop the gallery
-            failed[name] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-            if log is not None:
-                log(f"[{i}/{len(names)}] {name} FAILED after {time.perf_counter() - t0:.1f} s: "
-                    f"{failed[name]}")
-            continue
-        if log is not None:
-            log(f"[{i}/{len(names)}] {name}: {time.perf_counter() - t0:.1f} s -> "
+    t_start = time.perf_counter()
+    say: Callable[[str], None] = log if log is not None else (lambda msg: None)
+
+    def fail(name: str, exc: BaseException, where: str) -> None:
+        failed[name] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        say(f"[{names.index(name) + 1}/{len(names)}] {name} FAILED ({where}, "
+            f"{time.perf_counter() - t_start:.1f} s): {failed[name]}")
+
+    pooled = executor == "local" and workers != 1
+    if not pooled:
+        for i, name in enumerate(names, 1):
+            say(f"[{i}/{len(names)}] {name} ...")
+            t0 = time.perf_counter()
+            try:
+                out[name] = _render_one(registry[name], quality, Path(output), cache, executor,
+                                        workers, scheduler, force, progress)
+            except Exception as exc:  # noqa: BLE001 - one figure must not stop the gallery
+                fail(name, exc, "sweep or drawing")
+                continue
+            say(f"[{i}/{len(names)}] {name}: {time.perf_counter() - t0:.1f} s -> "
                 f"{out[name][0]}")
+        if failed:
+            raise GalleryError(failed, out)
+        return out
+
+    root = str(Cache(cache).root)
+    plans: dict[str, dict] = {}
+    for name in names:
+        try:
+            plans[name] = {label: plan_sweep({"name": f"{name}:{label}", **spec}, root, force)
+                           for label, spec in registry[name].sweeps(quality).items()}
+        except Exception as exc:  # noqa: BLE001 - a bad sweep spec fails its figure only
+            fail(name, exc, "sweep definition")
+    tasks: dict[str, Any] = {}
+    waiting: dict[str, set[str]] = {}
+    for name, figure_plans in plans.items():
+        waiting[name] = set()
+        for plan in figure_plans.values():
+            for task in plan.tasks:
+                tasks.setdefault(task.key, task)
+                waiting[name].add(task.key)
+    n_points = len({k for fp in plans.values() for p in fp.values() for k in p.keys})
+    say(f"gallery ({quality}): {len(names)} figure(s), {n_points} distinct sweep points: "
+        f"{len(tasks)} to compute, {n_points - len(tasks)} cached")
+
+    def draw(name: str) -> None:
+        try:
+            tables = {label: collect_table(plan, root) for label, plan in plans[name].items()}
+            out[name] = _draw(registry[name], quality, Path(output), tables)
+        except Exception as exc:  # noqa: BLE001 - one figure must not stop the gallery
+            fail(name, exc, "drawing")
+            return
+        say(f"[{names.index(name) + 1}/{len(names)}] {name}: drawn at "
+            f"{time.perf_counter() - t_start:.1f} s -> {out[name][0]}")
+
+    for name in [n for n in plans if not waiting[n]]:
+        draw(name)
+    todo = list(tasks.values())
+    if todo:
+        local = [t for t in todo if _reachable_by_workers(t.comp) is not None]
+        if local:  # computations spawned workers cannot import: here, as run_sweep does
+            warnings.warn(f"{_reachable_by_workers(local[0].comp)}; computing its points in "
+                          f"this process.", RuntimeWarning, stacklevel=2)
+        with ProgressBar(len(todo), "gallery", progress, unit="sweep points") as bar:
+            def done(task: Any) -> None:
+                for name, keys in waiting.items():
+                    if task.key in keys:
+                        keys.discard(task.key)
+                        if not keys and name not in failed:
+                            bar.write(lambda name=name: draw(name))
+
+            def error(task: Any, exc: BaseException) -> None:
+                for name, keys in waiting.items():
+                    if task.key in keys and name not in failed:
+                        bar.write(lambda name=name: fail(name, exc, f"sweep {task.sweep}"))
+
+            if local:
+                for task in local:
+                    try:
+                        run_serial([task], root, force=force, on_done=done)
+                    except Exception as exc:  # noqa: BLE001 - fails its figures only
+                        error(task, exc)
+                    bar.update(1)
+            run_tasks([t for t in todo if t not in local], root, force=force, workers=workers,
+                      bar=bar, on_done=done, on_error=error, offset=len(local))
     if failed:
         raise GalleryError(failed, out)
-    return out
+    return {name: out[name] for name in names if name in out}
 
 
 def figure_config_hash(fig_def: Figure, quality: str) -> str:
@@ -141,17 +226,23 @@ def figure_config_hash(fig_def: Figure, quality: str) -> str:
 def _render_one(fig_def: Figure, quality: str, output: Path, cache, executor, workers,
                 scheduler, force, progress) -> list[Path]:
     """Run one figure's sweeps and write its PNG and PDF (see :func:`render`)."""
-    from ..style import save_figure
     from ..sweep import run_sweep
 
-    name = fig_def.name
     tables = {}
     for label, spec in fig_def.sweeps(quality).items():
-        tables[label] = run_sweep({"name": f"{name}:{label}", **spec}, cache=cache,
+        tables[label] = run_sweep({"name": f"{fig_def.name}:{label}", **spec}, cache=cache,
                                   executor=executor, workers=workers, scheduler=scheduler,
                                   force=force, progress=progress)
+    return _draw(fig_def, quality, output, tables)
+
+
+def _draw(fig_def: Figure, quality: str, output: Path, tables: dict) -> list[Path]:
+    """Draw a figure from its sweeps' tables and write its PNG and PDF, with the figure's
+    configuration hash in their metadata."""
+    from ..style import save_figure
+
     config_hash = figure_config_hash(fig_def, quality)
     fig = fig_def.plot(tables, quality)
-    meta = {"Title": f"statmech-pruning: {name}", "Description": fig_def.description,
+    meta = {"Title": f"statmech-pruning: {fig_def.name}", "Description": fig_def.description,
             "statmech:config_hash": config_hash, "statmech:quality": quality}
-    return save_figure(fig, output, name, meta)  # closes the figure
+    return save_figure(fig, output, fig_def.name, meta)  # closes the figure

@@ -277,7 +277,8 @@ def _describe_running(running: dict) -> str:
 def run_tasks(tasks: list[PointTask], root: str, *, force: bool = False,
               workers: int | None = None, bar: ProgressBar | None = None,
               on_done: Callable[[PointTask], None] | None = None,
-              on_error: Callable[[PointTask, BaseException], None] | None = None) -> None:
+              on_error: Callable[[PointTask, BaseException], None] | None = None,
+              offset: int = 0) -> None:
     """Compute ``tasks`` in one local pool of spawned worker processes (module docstring),
     longest queue first in the order given.
 
@@ -285,6 +286,7 @@ def run_tasks(tasks: list[PointTask], root: str, *, force: bool = False,
     ``on_done(task)`` runs in this process as each point is stored; a failing point calls
     ``on_error(task, exc)`` and the others go on, or, without ``on_error``, cancels the points
     not yet started, lets the running ones finish (they are cached) and re-raises.
+    ``offset`` points are counted as done on ``bar`` already.
     """
     if not tasks:
         return
@@ -302,7 +304,7 @@ def run_tasks(tasks: list[PointTask], root: str, *, force: bool = False,
             running: dict[str, tuple[str, str, float]] = {}
             sweep_of = {t.key: t.sweep for t in tasks}
             over: set[str] = set()  # finished points: late progress messages are ignored
-            done = 0
+            done = offset
             while pending:
                 finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 while True:
