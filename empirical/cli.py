@@ -3,7 +3,8 @@
 ``empirical compare`` with no options runs the digits comparison (test error against the share
 of parameters kept, every method, with and without reweighting, 5 seeds) and a CPU-sized
 teacher–student comparison (torch students, measured pruned loss against ``statmech``'s theory),
-writing CSV tables, ``config.json`` and figures to ``empirical-output/compare/``.
+writing CSV tables, ``config.json`` and figures to ``statmech-output/empirical/compare/``
+(under ``$STATMECH_OUTPUT`` when set).
 
 Every mistake — a bad option value, a missing or malformed data file or checkpoint, an output
 path that cannot be written, a data set that does not fit the model — ends in one line on
@@ -30,6 +31,7 @@ from statmech.cli_errors import (
     run_reporting,
     subparser,
 )
+from statmech.paths import output_dir
 
 # torch, SciPy, pandas and matplotlib are imported by the functions that use them, so that
 # ``empirical --help`` and a mistyped option answer at once (no torch import).
@@ -143,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train in float32 (default: float64)")
     t.add_argument("--device", default=None,
                    help="torch device (default: CUDA if present, else CPU)")
-    t.add_argument("--output", type=Path, default=Path("empirical-output/model.pt"),
+    t.add_argument("--output", type=Path, default=output_dir("empirical", "model.pt"),
                    help="checkpoint path")
 
     r = sub.add_parser("prune", help="prune one hidden layer of a checkpoint and measure it",
@@ -184,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--skip-real-data", action="store_true", help="no real-data comparison")
     c.add_argument("--skip-teacher-student", action="store_true",
                    help="no teacher-student comparison")
-    c.add_argument("--output-dir", type=Path, default=Path("empirical-output/compare"),
+    c.add_argument("--output-dir", type=Path, default=output_dir("empirical", "compare"),
                    help="directory for the tables, figures and config.json")
     c.add_argument("--print-table", action="store_true",
                    help="print the whole real-data summary table (default: a few lines and "

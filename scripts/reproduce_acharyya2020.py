@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from statmech.paths import output_dir
 from statmech.pruning.validation import REFERENCE_VARIANTS, claims_table
 from statmech.sweep import run_sweep
 
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--renormalise", action="store_true")
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--output-dir", type=Path, default=Path("statmech-output/reproduce"))
+    ap.add_argument("--output-dir", type=Path, default=output_dir("reproduce"))
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     tables = []

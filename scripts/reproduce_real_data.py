@@ -42,6 +42,7 @@ from empirical.data import load_cifar10, load_idx
 from empirical.pruning import METHOD_NAMES
 from statmech._validation import Integer, Options, Real, check
 from statmech.cli_errors import OneLineArgumentParser, check_output_path, run_reporting
+from statmech.paths import output_dir
 
 #: Published test accuracies (%) of the seed paper's committed May-2020 runs, rows 10 %…90 %
 #: (``published_results.md`` §5.4; DPP node there keeps k = ⌈pH⌉ units, not matched).
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_number, default=None, help="override the epoch limit")
     p.add_argument("--beta", type=float, default=10.0, help="DPP-node RBF β (default 10)")
     p.add_argument("--device", default=None)
-    p.add_argument("--output-dir", type=Path, default=Path("empirical-output/reproduce"))
+    p.add_argument("--output-dir", type=Path, default=output_dir("empirical", "reproduce"))
     return p
 
 

@@ -7,7 +7,7 @@ claims table. Usage::
 
     python scripts/validate_pruning.py [--students 8] [--masks 50] [--simulation full]
                                        [--renormalise] [--reference-variants]
-                                       [--output-dir statmech-output/validation]
+                                       [--output-dir DIR (default statmech-output/validation)]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from statmech.paths import output_dir
 from statmech.pruning.validation import (
     REFERENCE_VARIANTS,
     ValidationConfig,
@@ -38,7 +39,7 @@ def main() -> None:
                     help="the reference implementation's variants: Bernoulli random edge and "
                          "signed-v magnitude node")
     ap.add_argument("--configs", nargs="+", default=["K6M2", "K20M5"])
-    ap.add_argument("--output-dir", type=Path, default=Path("statmech-output/validation"))
+    ap.add_argument("--output-dir", type=Path, default=output_dir("validation"))
     a = ap.parse_args()
     shapes = {"K6M2": (6, 2), "K20M5": (20, 5)}
     configs = [ValidationConfig(K=shapes[c][0], M=shapes[c][1], noise=s, students=a.students,

@@ -9,13 +9,18 @@ from pathlib import Path
 
 from ._validation import Integer, Options
 from .cli_errors import check_flags, check_output_dir
+from .paths import output_dir
 
 __all__ = ["add_parsers", "run_figures", "run_sweep_command", "run_cache"]
 
 
+_CACHE_HELP = ("cache directory (default: $STATMECH_CACHE if set, else <output root>/cache; "
+               "the output root is $STATMECH_OUTPUT if set, else statmech-output)")
+
+
 def _executor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, default=None,
-                   help="cache directory (default: .statmech-cache, or $STATMECH_CACHE)")
+                   help=_CACHE_HELP)
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: the number of CPUs)")
     where = p.add_mutually_exclusive_group()
@@ -58,7 +63,7 @@ def add_parsers(sub) -> None:
                    help="paper quality: full-N students, large ensembles, fine grids")
     f.set_defaults(quality="quick")
     f.add_argument("--list", action="store_true", help="list the figures and exit")
-    f.add_argument("--output-dir", type=Path, default=Path("statmech-output/figures"),
+    f.add_argument("--output-dir", type=Path, default=output_dir("figures"),
                    help="where the PNG and PDF files go")
     _executor_args(f)
 
@@ -69,14 +74,14 @@ def add_parsers(sub) -> None:
     s.add_argument("file", type=Path, help="the sweep's TOML file")
     s.add_argument("--output-dir", type=Path, default=None,
                    help="directory for results.csv and results.parquet "
-                        "(default: statmech-output/sweeps/<sweep name>)")
+                        "(default: <output root>/sweeps/<sweep name>)")
     _executor_args(s)
 
     c = sub.add_parser("cache", help="list or clean the sweep cache")
     c.add_argument("action", choices=["list", "clean"],
                    help="list the cached points per computation, or remove them")
     c.add_argument("--cache", type=Path, default=None,
-                   help="cache directory (default: .statmech-cache, or $STATMECH_CACHE)")
+                   help=_CACHE_HELP)
     c.add_argument("--computation", default=None,
                    help="only this computation's points (default: every computation)")
     c.add_argument("--stale", action="store_true",
@@ -116,7 +121,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
     _check_executor_args(args)
     sweep = load_sweep(args.file)  # every point validated
-    out = args.output_dir or Path("statmech-output/sweeps") / sweep.name
+    out = args.output_dir or output_dir("sweeps", sweep.name)
     check_output_dir(out, "output_dir", "statmech sweep")
     table = run_sweep(sweep, cache=args.cache, executor=_executor(args), workers=args.workers,
                       scheduler=args.scheduler, force=args.force,

@@ -37,12 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from .._validation import InstanceOf, InvalidParameterError, Real, check
+from ..paths import default_cache_dir
 
 __all__ = ["Cache", "point_key", "point_seed", "canonical", "DEFAULT_CACHE", "TEMP_MAX_AGE",
            "check_cache_root"]
 
 #: Default cache directory (override with the ``STATMECH_CACHE`` environment variable).
-DEFAULT_CACHE = Path(os.environ.get("STATMECH_CACHE", ".statmech-cache"))
+#: The cache directory when neither ``$STATMECH_CACHE`` nor ``$STATMECH_OUTPUT`` is set; the
+#: default is resolved when a :class:`Cache` is made (:func:`statmech.paths.default_cache_dir`).
+DEFAULT_CACHE = Path("statmech-output/cache")
 
 #: Seconds after its last modification when :meth:`Cache.clean` removes a temporary file (or
 #: a data file without manifest) whatever its writer: writing one point takes seconds, so an
@@ -157,7 +160,7 @@ class Cache:
     """A directory of finished points (module docstring)."""
 
     def __init__(self, root: str | Path | None = None) -> None:
-        self.root = check_cache_root(DEFAULT_CACHE if root is None else root, "root", "Cache")
+        self.root = check_cache_root(default_cache_dir() if root is None else root, "root", "Cache")
 
     def _paths(self, computation: str, key: str) -> tuple[Path, Path]:
         d = self.root / computation
