@@ -129,7 +129,9 @@ def truncated_cross_moment(sx: float, sy: float, rho: float, ax: float, ay: floa
 #: forms (which lose ~ε/φ to cancellation at small φ) are used.
 POISSON_SMALL_PHI = 0.1
 
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(20)  # computed once, at import
+_GL_X.setflags(write=False)  # shared by every thread: frozen against in-place changes
+_GL_W.setflags(write=False)
 
 
 def graded_rule(lo: float, hi: float, centre: float, scale: float,
