@@ -1,5 +1,5 @@
 """Generalisation bounds for magnitude-based pruning via sparse-matrix sketching (Guha, Dubey &
-Huo, arXiv 2305.18789; paper A of ``companion_papers.md``, §1.2–1.7) on torch MLPs.
+Huo, arXiv 2305.18789; paper A of ``docs/companion_papers.md``, §1.2–1.7) on torch MLPs.
 
 The bound is the computable form of the authors' code (``compute_best_generalization_bound``,
 §1.5), built on Arora et al.'s compression framework (§1.2):
@@ -55,7 +55,7 @@ __all__ = ["digits_unit_interval", "margins", "margin_loss", "mbp_prune_mlp", "p
 
 def digits_unit_interval(seed: int = 0, test_fraction: float = 0.3) -> Dataset:
     """scikit-learn's digits with pixels scaled to [0, 1] (÷ 16), split at random
-    (``companion_papers.md`` §1.8: digits in [0, 1], 70/30 split)."""
+    (``docs/companion_papers.md`` §1.8: digits in [0, 1], 70/30 split)."""
     d = load_digits(test_fraction=test_fraction, seed=seed, standardise=False)
     return Dataset("digits01", d.X_train / 16.0, d.y_train, d.X_test / 16.0, d.y_test,
                    {**d.meta, "scale": "[0, 1]"})
@@ -414,8 +414,8 @@ def choose_d(model: nn.Module, X: Any, y: Any, seed: Any = 0, *, lo: float = 1e-
     end closer to a root is returned with ``bracketed=False``: ``lo`` when even d = lo needs a
     margin above the minimum margin (the usual case: the bound is then not margin-free), ``hi``
     when every d in range is small enough. With a non-positive minimum margin (a misclassified
-    training point) the code uses d = 0; we return ``lo``. The code bisects on [0, 10]; our
-    default lower end 1e-3 follows the brief (paper fidelity pending).
+    training point) the code uses d = 0; we return ``lo``. The code bisects on [0, 10]; the
+    default lower end 1e-3 is our choice (paper fidelity pending).
 
     Returns
     -------

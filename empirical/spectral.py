@@ -1,5 +1,5 @@
 """Spectral pruning of real MLPs, layer by layer (paper C: Suzuki et al., IJCAI 2020, arXiv
-1808.08558; ``companion_papers.md`` §3).
+1808.08558; ``docs/companion_papers.md`` §3).
 
 :func:`spectral_prune_mlp` compresses every hidden layer of an :class:`~empirical.models.MLP` of
 any depth with statmech's ``spectral_node`` method through :func:`empirical.pruning.prune_mlp`,
@@ -10,7 +10,7 @@ weights become W^{(ℓ+1)} Â_J with Â_J = Σ̂_FJ(Σ̂_JJ + I_τ)⁻¹. The wi
 :func:`statmech.companion.spectral.degrees_of_freedom`). Σ̂_ℓ is either recomputed on the
 partly compressed network (``recompute_statistics=True``: layer ℓ then reconstructs what the
 compressed layers below actually feed it) or taken from the original network
-(``recompute_statistics=False``); §3.2 leaves the choice open ("offer both").
+(``recompute_statistics=False``); §3.2 leaves the choice open.
 
 :func:`compare_node_methods` compares spectral pruning with random, magnitude and DPP node pruning
 and with "random J + reconstruction", without retraining (§3.5).

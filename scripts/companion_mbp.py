@@ -1,5 +1,5 @@
 """Companion paper A (Guha, Dubey & Huo, arXiv 2305.18789): the MBP generalisation bound on a
-digits MLP, as in the independent CPU check of ``companion_papers.md`` §1.8.
+digits MLP, as in the independent CPU check of ``docs/companion_papers.md`` §1.8.
 
 scikit-learn's bundled digits scaled to [0, 1] and split 70/30; a (256, 256) ReLU MLP trained with
 Adam, learning rate 1e-3, batch 200, 400 epochs (:func:`empirical.fit.train_classifier`; the check

@@ -1,6 +1,6 @@
 """Paper B (Yang et al., arXiv 2301.00335): test error against the pruning rate p of a two-layer
 polynomial-ReLU network pruned at random at initialisation and trained by masked GD on the
-signal + noise patch data (``companion_papers.md`` §2.5).
+signal + noise patch data (``docs/companion_papers.md`` §2.5).
 
 Settings (§2.5): d = 1000, n = 40, m = 20 filters per class, ‖μ‖ = 6 on coordinate 1, σ_p = 1,
 σ₀ = 0.01, q = 3, η = 0.05, stop at training loss < 1e-3 or 3000 steps, 2000 test points,

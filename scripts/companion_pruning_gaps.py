@@ -1,5 +1,5 @@
-"""Monte Carlo grid of §4.4 of companion_papers.md (paper D, Qian & Klabjan 2021; the computable
-stand-in, paper fidelity pending).
+"""Monte Carlo grid of docs/companion_papers.md §4.4 (paper D, Qian & Klabjan 2021; the
+computable stand-in, paper fidelity pending).
 
 Random bias-free ReLU FCNs ``[32, width × (depth − 1), width]`` (input dimension 32, the output
 width equal to the hidden width), Gaussian weights, 500 random unit inputs. Grid: widths 64, 256,

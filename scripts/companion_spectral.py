@@ -1,4 +1,4 @@
-"""Paper C (Suzuki et al., spectral pruning, arXiv 1808.08558; ``companion_papers.md`` §3.5):
+"""Paper C (Suzuki et al., spectral pruning, arXiv 1808.08558; ``docs/companion_papers.md`` §3.5):
 node pruning without retraining on digits and MNIST-1D.
 
 For every dataset and seed a one-hidden-layer ReLU MLP [d, 256, 10] is trained with Adam (30

@@ -1,5 +1,5 @@
 """Reproduce the seed paper's teacher–student results (Acharyya et al., arXiv 2006.16617) with
-our engine, and print them beside ``published_results.md`` §5.1–5.2.
+our engine, and print them beside ``docs/seed_paper.md`` §3.1–3.2.
 
 Configurations: N = 500, K = 6, M = 2, v* = 4, η = η_v = 0.5, α = 1600 (P = 800 000), σ = 0
 and 0.25; and K = 20, M = 5 (the "5:20" figure). Students are trained by online SGD (``--simulation
@@ -10,7 +10,8 @@ The computations go through the sweep cache, so a rerun only prints.
 Options the published numbers need:
 
 * loss scales: pruned losses are ½·MSE (noisy runs: against noisy labels, so ε_g + σ²/2); the
-  published "unpruned" line is the *raw* MSE (pitfall P5), so ours is shown on both scales;
+  published "unpruned" line is the *raw* MSE (``docs/seed_paper.md`` §4.2), so ours is shown on
+  both scales;
 * ``--reference-variants``: the reference's Bernoulli random edge and signed-v magnitude node;
 * ``--renormalise``: rows rescaled to ‖w‖ = √N before pruning (the post-February code).
 
@@ -35,8 +36,8 @@ from statmech.paths import output_dir
 from statmech.pruning.validation import REFERENCE_VARIANTS, claims_table
 from statmech.sweep import run_sweep
 
-# published_results.md §5.1 (loss_stat.py means; ½·MSE, noisy: against noisy labels) and the
-# June-2020 figure (digitized, ±0.02; "imp" = importance = our magnitude), §5.2 (digitized)
+# docs/seed_paper.md §3.1 (loss_stat.py means; ½·MSE, noisy: against noisy labels) and the
+# June-2020 figure (digitized, ±0.02; "imp" = importance = our magnitude), §3.2 (digitized)
 PUBLISHED = {
     ("K6M2", 0.0): {
         "dpp_node": [3.7372, 2.3098, 1.4382, 0.7395, 0.2581],

@@ -1,4 +1,4 @@
-"""The seed paper's real-data setups (arXiv 2006.16617; ``published_results.md`` §5.3) on files
+"""The seed paper's real-data setups (arXiv 2006.16617; ``docs/seed_paper.md`` §3.3) on files
 you provide: nothing is downloaded.
 
 * MNIST: 784-500-500-10 sigmoid MLP, Xavier-uniform weights, zero biases, SGD lr 0.001 with
@@ -15,8 +15,9 @@ uses the RBF kernel on the activations with β = 10 per mean squared distance (t
 β = 10/60000 on distances summed over the 60 000 training images) and jitter 0.01.
 
 The output directory gets ``real_data.csv``, ``real_data_summary.csv``, ``config.json`` and the
-figure; the summary is printed beside the published accuracies of §5.4 where they exist. Those
-are the May-2020 runs (β = 0.3, DPP node not parameter-matched): compare with care.
+figure; the summary is printed beside the published accuracies of ``docs/seed_paper.md`` §3.4
+where they exist. Those are the May-2020 runs (β = 0.3, DPP node not parameter-matched):
+compare with care.
 
     python scripts/reproduce_real_data.py --mnist ~/data/mnist --seeds 0 1 2 3 4
 
@@ -45,7 +46,7 @@ from statmech.cli_errors import OneLineArgumentParser, check_output_path, run_re
 from statmech.paths import output_dir
 
 #: Published test accuracies (%) of the seed paper's committed May-2020 runs, rows 10 %…90 %
-#: (``published_results.md`` §5.4; DPP node there keeps k = ⌈pH⌉ units, not matched).
+#: (``docs/seed_paper.md`` §3.4; DPP node there keeps k = ⌈pH⌉ units, not matched).
 PUBLISHED = {
     "mnist": {
         ("dpp_edge", False): [36.34, 58.03, 80.27, 89.90, 93.68, 94.98, 95.67, 96.02, 96.23],

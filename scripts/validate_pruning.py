@@ -1,4 +1,4 @@
-"""Validate the pruning theory on trained students and judge the seed paper's claims (issue 4).
+"""Validate the pruning theory on trained students and judge the seed paper's claims.
 
 Configurations: the seed paper's (N = 500, M = 2, K = 6, v* = 4, η = 0.5, α = 1600, both layers
 trained) and K = 20, M = 5, each with σ = 0 and 0.25. For every method at the matched levels
@@ -34,7 +34,8 @@ def main() -> None:
     ap.add_argument("--masks", type=int, default=50)
     ap.add_argument("--simulation", choices=("full", "reduced"), default="full")
     ap.add_argument("--renormalise", action="store_true",
-                    help="rescale student rows to |w| = sqrt(N) before pruning (reference P4)")
+                    help="rescale student rows to |w| = sqrt(N) before pruning (as the "
+                    "reference code; docs/seed_paper.md §4.1)")
     ap.add_argument("--reference-variants", action="store_true",
                     help="the reference implementation's variants: Bernoulli random edge and "
                          "signed-v magnitude node")

@@ -1,6 +1,6 @@
 """Activation functions of the committee machine and their Gaussian integrals.
 
-Three activations are provided (``ode_theory.md`` §1.3-1.4):
+Three activations are provided (``docs/ode_theory.md`` §1.3-1.4):
 
 ===========  ====================  ==========================
 name         g(x)                  g'(x)
@@ -96,12 +96,13 @@ class Activation:
 
     # --- Gaussian integrals over index tuples -------------------------------------------
     def I2(self, C: Any, a: Any, b: Any, other: Activation | str | None = None) -> np.ndarray:
-        """E[g(x_a) h(x_b)], h = ``other`` (default: this activation); ``ode_theory.md`` §1.3."""
+        """E[g(x_a) h(x_b)], h = ``other`` (default: this activation);
+        ``docs/ode_theory.md`` §1.3."""
         h = get_activation(other) if other is not None else self
         return _ig.I2(_submatrix(C, a, b), self.name, h.name)
 
     def J2(self, C: Any, a: Any, b: Any) -> np.ndarray:
-        """E[g'(x_a) g'(x_b)]; ``ode_theory.md`` §1.3."""
+        """E[g'(x_a) g'(x_b)]; ``docs/ode_theory.md`` §1.3."""
         return _ig.J2(_submatrix(C, a, b), self.name)
 
     def I3(

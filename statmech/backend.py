@@ -2,7 +2,7 @@
 
 Array code is written once against the array API standard; :func:`get_backend` returns a
 :class:`Backend` whose ``xp`` is the standard namespace of the library (``numpy`` itself, or
-``array_api_compat``'s wrappers for torch and CuPy, see ``shared/research/ecosystem.md`` §2). The
+``array_api_compat``'s wrappers for torch and CuPy, from the ``array-api-compat`` package). The
 standard has no random numbers, so the backend adds a small shim: one generator per ensemble
 member, seeded from ``numpy.random.SeedSequence(seed).spawn(...)``. Member i's stream is the
 child with spawn key (i,), whatever the ensemble size or chunking, so a member's draws are

@@ -13,8 +13,8 @@ The pruning theory uses them to choose which hidden units (nodes) survive; :func
 :func:`sample_dpp`, the cached :class:`KDPP` and the exact marginals :func:`inclusion_probabilities`
 and :func:`log_normaliser` are the public interface.
 
-Algorithm (spectral sampler; ``shared/research/ecosystem.md`` §1, "The exact k-DPP algorithm")
-------------------------------------------------------------------------------------------------
+Algorithm (the spectral sampler of Kulesza & Taskar 2012)
+---------------------------------------------------------
 1. **Eigendecomposition** :math:`L = \sum_n \lambda_n v_n v_n^T` (``eigh``, batched over a stack
    of kernels, once per kernel and cached by :class:`KDPP`). Eigenvalues
    :math:`\lambda_n \le \mathrm{tol} = n\,\varepsilon\,\lambda_{\max}` are round-off and count as
@@ -56,8 +56,8 @@ kernels with large eigenvalues (the unnormalised hidden-unit Gram :math:`W W^T` 
 has :math:`\log_{10} e_{250} \approx 790`) and underflows for ill-conditioned ones (a geometric
 spectrum 1e-12…1e4 with n = 300, k = 200). The ratio in phase 1 then becomes inf/inf or 0/0 = NaN,
 too few eigenvectors are chosen and DPPy raises "probabilities do not sum to 1" -- or, worse,
-silently returns biased samples (n = 2000, k = 1000). No single rescaling of L fixes every case
-(``ecosystem.md`` §1, "Does 'probabilities do not sum to 1' still occur?"). In log space every
+silently returns biased samples (n = 2000, k = 1000). Rescaling L (a k-DPP is invariant under
+L → cL) rescues some of these kernels, but no single scale rescues all of them. In log space every
 entry of the table is finite or exactly ``-inf`` for all kernels, and normalising by
 :math:`\lambda_{\max}` makes the k-DPP sampler invariant under :math:`L \to cL` up to round-off
 (as the k-DPP itself is): the same seed gives the same samples for L and cL.

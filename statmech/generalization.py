@@ -1,6 +1,6 @@
 """Generalisation error of a teacher-student pair from its order parameters.
 
-``ode_theory.md`` §1.4: with u = (−v, v*) the signed output weights over all K + M fields,
+``docs/ode_theory.md`` §1.4: with u = (−v, v*) the signed output weights over all K + M fields,
 
     ε_g = ½ E[(ŷ − y₀)²] = ½ Σ_{c,d} u_c u_d I2(c, d)
         = ½ Σ_ik v_i v_k I2(i,k) + ½ Σ_nm v*_n v*_m I2(n,m) − Σ_in v_i v*_n I2(i,n),
@@ -64,7 +64,7 @@ def eg_from_order_parameters(Q: np.ndarray, R: np.ndarray, T: np.ndarray, v: np.
 def generalization_error(
     op: OrderParameters, activation: str | Activation | tuple = "erf"
 ) -> np.ndarray | float:
-    """Noiseless generalisation error ε_g = ½ E[(ŷ − y₀)²] (``ode_theory.md`` §1.4).
+    """Noiseless generalisation error ε_g = ½ E[(ŷ − y₀)²] (``docs/ode_theory.md`` §1.4).
 
     Parameters
     ----------

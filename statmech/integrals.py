@@ -2,7 +2,7 @@
 
 With C = [[Q, R], [Rᵀ, T]] of shape (..., D, D), D = K + M, fields 0..K-1 are the student's (with
 the student activation g) and K..D-1 the teacher's (teacher activation g̃). The ODEs of
-``ode_theory.md`` §1.2 only need the integrals contracted with the signed output weights
+``docs/ode_theory.md`` §1.2 only need the integrals contracted with the signed output weights
 u = (−v, v*):
 
 * ``I2u[i]    = Σ_c u_c I2(i, c)``                 (dv/dα)
@@ -13,9 +13,9 @@ u = (−v, v*):
 where in I2(i, c), I3(i, b, c) and I4(i, k, c, d) the function applied to field c (and d) is g for
 a student field and g̃ for a teacher field, and x_b enters linearly.
 
-Pure erf uses the closed forms of ``ode_theory.md`` §1.3 written with broadcasting over the whole
-covariance (no index gathering; this is the hot path of the ODE). Every other combination gathers
-the covariance submatrices of all index tuples and calls :mod:`statmech.integrals_general`.
+Pure erf uses the closed forms of ``docs/ode_theory.md`` §1.3 written with broadcasting over the
+whole covariance (no index gathering; this is the hot path of the ODE). Every other combination
+gathers the covariance submatrices of all index tuples and calls :mod:`statmech.integrals_general`.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def contracted_integrals(
     *,
     need_j2: bool = True,
 ) -> ContractedIntegrals:
-    """The integral contractions of the ODE right-hand side (``ode_theory.md`` §1.2-1.3).
+    """The integral contractions of the ODE right-hand side (``docs/ode_theory.md`` §1.2-1.3).
 
     Parameters
     ----------

@@ -23,7 +23,7 @@ quadrature of Plackett's identity (below). I2, J2, I3 and every other I4 are clo
 
 Derivations
 -----------
-(D1) *Pure erf* (``ode_theory.md`` §1.3). With Λ's the minors of 𝟙+S listed there:
+(D1) *Pure erf* (``docs/ode_theory.md`` §1.3). With Λ's the minors of 𝟙+S listed there:
 I2 = (2/π) asin(c01/√((1+c00)(1+c11))), J2 = (2/π)/√((1+c00)(1+c11) − c01²),
 I3 = (2/π)[c12(1+c00) − c01c02]/[(1+c00)√((1+c00)(1+c22) − c02²)],
 I4 = (4/π²) Λ4^(−1/2) asin(Λ0/√(Λ1Λ2)). They are special cases of (D2)+(D5).
@@ -51,7 +51,7 @@ I3(relu, relu) = [S01 √(S22/S00) sin θ02 + S12 (π − θ02)] / (2π), I3(rel
 S12/√(2π(1+S22)) (E[1{x0>0} g'(x2)] = ½E[g'(x2)] by the x → −x symmetry), I3(relu, linear) = S12/2.
 Here θ_ij ∈ [0, π] is the angle between the fields (cos θ_ij = correlation).
 
-(D4) *ReLU kernel* (arc-cosine kernel, pyscm; ``ode_theory.md`` §1.4):
+(D4) *ReLU kernel* (arc-cosine kernel, pyscm; ``docs/ode_theory.md`` §1.4):
 E[relu(x0) relu(x1)] = √(S00S11)/(2π) · [sin θ + (π − θ) cos θ], which is
 (1/2π)[√(S00S11 − S01²) + S01(π/2 + asin ρ)]; J2(relu) = P(x0>0, x1>0) = (π − θ)/(2π)
 = 1/4 + asin(ρ)/(2π) (Sheppard).
@@ -739,7 +739,8 @@ def I2(S: object, g_a: str, g_b: str) -> np.ndarray:
     -------
     ndarray, shape S.shape[:-2]
         Closed form for every pair: erf–erf (2/π) asin(c01/√((1+c00)(1+c11))) of
-        ``ode_theory.md`` §1.3; the ReLU arc-cosine kernel and erf–ReLU c01/√(2π(1+c_erf)) of §1.4;
+        ``docs/ode_theory.md`` §1.3; the ReLU arc-cosine kernel and erf–ReLU c01/√(2π(1+c_erf))
+        of §1.4;
         linear pairs by Stein's lemma (module docstring D1–D4).
 
     Raises
@@ -767,7 +768,7 @@ def J2(S: object, g: str) -> np.ndarray:
     Returns
     -------
     ndarray, shape S.shape[:-2]
-        erf: (2/π)/√((1+c00)(1+c11) − c01²) (``ode_theory.md`` §1.3); linear: 1;
+        erf: (2/π)/√((1+c00)(1+c11) − c01²) (``docs/ode_theory.md`` §1.3); linear: 1;
         relu: P(x0 > 0, x1 > 0) = 1/4 + asin(ρ)/(2π), and 0 if a variance is 0.
 
     Raises
@@ -803,7 +804,7 @@ def I3(S: object, g_a: str, g_c: str) -> np.ndarray:
     ndarray, shape S.shape[:-2]
         Closed form for all nine combinations: Stein's lemma on x1 gives
         S01 E[g_a''(x0) g_c(x2)] + S12 E[g_a'(x0) g_c'(x2)]; an erf derivative is a Gaussian tilt
-        (pure erf reproduces ``ode_theory.md`` §1.3), a ReLU derivative's δ-term is the
+        (pure erf reproduces ``docs/ode_theory.md`` §1.3), a ReLU derivative's δ-term is the
         conditional ReLU mean (module docstring D2–D3).
 
     Raises
@@ -857,7 +858,7 @@ def I4(S: object, g_ab: str, g_c: str, g_d: str) -> np.ndarray:
     ndarray, shape S.shape[:-2]
         * linear g_ab: I2(S[2:, 2:]; g_c, g_d), closed form.
         * erf g_ab: Gaussian tilt, (2/π) det(𝟙 + S_{01})^(−1/2) · I2(S̃; g_c, g_d), closed form for
-          every (g_c, g_d); pure erf equals the Λ formula of ``ode_theory.md`` §1.3.
+          every (g_c, g_d); pure erf equals the Λ formula of ``docs/ode_theory.md`` §1.3.
         * relu g_ab: expansion into orthant moments by Stein's lemma (module docstring D5–D6);
           closed form except for (g_c, g_d) ∈ {(relu, relu), (erf, erf)}, which need one
           four-variate orthant probability, evaluated by the fixed-node Plackett quadrature (D7)

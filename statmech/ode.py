@@ -1,6 +1,6 @@
 """Integration of the order-parameter ODEs of online SGD: :func:`integrate`.
 
-The right-hand side (``ode_theory.md`` §1.2) lives in :mod:`statmech.rhs`. :func:`integrate`
+The right-hand side (``docs/ode_theory.md`` §1.2) lives in :mod:`statmech.rhs`. :func:`integrate`
 solves the system for a whole batch of members at once with ``scipy.integrate.solve_ivp``; the
 right-hand side is vectorised over the batch. Each member's error is controlled as in a solo
 run: for the explicit Runge-Kutta methods (DOP853, RK45, RK23) the step is accepted when the
@@ -254,7 +254,7 @@ def integrate(
     atol: float = 1e-12,
     on_divergence: str = "raise",
 ) -> Trajectory:
-    """Integrate the order-parameter ODEs of online SGD (``ode_theory.md`` §1.2).
+    """Integrate the order-parameter ODEs of online SGD (``docs/ode_theory.md`` §1.2).
 
     Parameters
     ----------

@@ -1,8 +1,7 @@
 """The order parameters of a two-layer teacher-student network: the state everything meets at.
 
 For a student with first-layer weights W (K x N, rows w_k) and second layer v (K), and a teacher
-with W* (M x N) and v* (M), the order parameters are (``README.md`` conventions of
-``shared/research``)
+with W* (M x N) and v* (M), the order parameters are (``docs/ode_theory.md`` §1.1)
 
     Q = W Wᵀ / N  (K x K),   R = W W*ᵀ / N  (K x M),   T = W* W*ᵀ / N  (M x M),
 

@@ -1,4 +1,4 @@
-"""Right-hand side of the order-parameter ODEs of online SGD (``ode_theory.md`` §1.2).
+"""Right-hand side of the order-parameter ODEs of online SGD (``docs/ode_theory.md`` §1.2).
 
 For the state (Q, R, v) with T and v* fixed, u = (−v, v*) and the integral contractions of
 :mod:`statmech.integrals`::
@@ -11,8 +11,8 @@ For the state (Q, R, v) with T and v* fixed, u = (−v, v*) and the integral con
 (Saad & Solla 1995; Biehl & Schwarze 1995; Goldt et al. 2019.) α counts SGD steps in units of
 N. With mini-batches of B fresh samples (gradient averaged), the drift is unchanged and the η²
 bracket — the variance of the per-sample update, output noise included — is divided by B (the
-cross terms between distinct samples vanish because x_s·x_s'/N → 0; ``ode_theory.md`` §1.2,
-"Mini-batch B"). There is no η_v² term: the second-layer step is O(1/N).
+cross terms between distinct samples vanish because x_s·x_s'/N → 0; ``docs/ode_theory.md`` §1.2,
+"Mini-batches"). There is no η_v² term: the second-layer step is O(1/N).
 
 :class:`BatchedRHS` evaluates it on the flat state vector of a batch of members for
 ``solve_ivp``; :func:`ode_rhs` is the public, validated evaluation at given order parameters.
@@ -230,7 +230,7 @@ def ode_rhs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Right-hand side of the order-parameter ODEs: (dQ/dα, dR/dα, dv/dα).
 
-    Implements ``ode_theory.md`` §1.2 (module docstring); the arguments mean the same as in
+    Implements ``docs/ode_theory.md`` §1.2 (module docstring); the arguments mean the same as in
     :func:`integrate`. dv/dα is zero unless ``train_second_layer``.
 
     Examples

@@ -73,7 +73,7 @@ def backend_activation(name: str, be: Backend) -> BackendActivation:
 class SGDModel:
     """Scalar model parameters shared by the engines (validated by :func:`statmech.simulate`).
 
-    One SGD step on a mini-batch of B fresh samples (``ode_theory.md`` §1.1), d = 1 − κ/N:
+    One SGD step on a mini-batch of B fresh samples (``docs/ode_theory.md`` §1.1), d = 1 − κ/N:
     w_k ← d w_k + (η/(B√N)) Σ_b v_k g'(λ_kb) Δ_b x_b and
     v_k ← d v_k + (η_v/(BN)) Σ_b g(λ_kb) Δ_b, with Δ_b = Σ_m v*_m g(ρ_mb) + σ ζ_b − Σ_k v_k g(λ_kb).
     """

@@ -336,8 +336,8 @@ def simulate(
     weights: E·((K+M)·N + K)·8 bytes) plus, per chunk, a working set of about
     (16·(K+M) + itemsize·(2K + M + block·B))·N bytes per member for ``"full"`` (initial and
     final host weights, backend weights, the per-step temporary and the random block of
-    2¹⁶/(B·N) steps). Measured with ru_maxrss (E = 64, N = 20000, K = M = 2): 196 MiB before
-    issue 12 (5·E·(K+M)·N·8: all initial weights were drawn up front), 73 MiB now. The call
+    2¹⁶/(B·N) steps). Measured with ru_maxrss (E = 64, N = 20000, K = M = 2): 196 MiB when all
+    initial weights were drawn up front (5·E·(K+M)·N·8), 73 MiB now. The call
     is refused (``InvalidParameterError`` naming N, K, M, ensemble, chunk_size and the
     estimate) when the estimate exceeds the available memory (host ``MemAvailable``, or the
     GPU's free memory for torch CUDA / CuPy). α·N is limited to :data:`MAX_SGD_STEPS`.

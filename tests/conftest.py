@@ -1,4 +1,4 @@
-"""Shared fixtures: reference states from ``shared/research/ode_theory.md`` §3.1 (nn2pp tests)."""
+"""Shared fixtures: reference states from ``docs/ode_theory.md`` §3.1 (nn2pp tests)."""
 
 import numpy as np
 import pytest

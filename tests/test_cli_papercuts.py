@@ -1,4 +1,4 @@
-"""CLI papercuts (issue 13, item 9): help text, import cost, progress labels, short tables,
+"""CLI papercuts: help text, import cost, progress labels, short tables,
 checkpoint modes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The committed gallery is what the main job renders (issue 13, item 5): every registered
+"""The committed gallery is what the main job renders: every registered
 figure's committed PNG records the configuration hash of the figure's current sweep points
 (``statmech:config_hash``, independent of the package source), so a change to a figure's data
 without a re-render fails here. Seeds derive from the same configuration, so equal hashes mean

@@ -1,4 +1,4 @@
-"""Install metadata (issue 12, defect 3): what pyproject.toml declares covers what the code imports.
+"""Install metadata: what pyproject.toml declares covers what the code imports.
 
 * NumPy >= 2.0 (the array-API functions ``permute_dims``, ``concat``, ``astype`` on plain NumPy).
 * The ``empirical`` extra installs every third-party module that ``empirical`` imports, directly

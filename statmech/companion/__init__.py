@@ -1,4 +1,4 @@
-"""Companion papers to the statistical mechanics of pruning (``companion_papers.md``).
+"""Companion papers to the statistical mechanics of pruning (``docs/companion_papers.md``).
 
 Submodules: :mod:`statmech.companion.mbp` and :mod:`statmech.companion.sketching` (paper A,
 Guha, Dubey & Huo: randomised magnitude pruning, its Gaussian closed forms, sparse-matrix

@@ -1,5 +1,5 @@
 """Randomised magnitude-based pruning (MBP) of Guha, Dubey & Huo (arXiv 2305.18789), paper A of
-``companion_papers.md`` (§1.3), and its closed forms under the Gaussian-weight assumption.
+``docs/companion_papers.md`` §1.3, and its closed forms under the Gaussian-weight assumption.
 
 The rule (the authors' code, ``groundzero/main.py``: ``get_mask`` / ``prune_weights``): for a
 weight matrix W let Ψ be the (population) variance of *all* its entries; keep entry W_ij
@@ -10,7 +10,7 @@ independently with probability
 and zero it otherwise. Kept entries are **not** rescaled; biases are not pruned. d ≥ 0 is the
 compression parameter (``alpha`` in the code): d → 0 keeps everything, larger d prunes more.
 
-Closed forms (§1.3, [DERIVED] in the notes; they assume i.i.d. W_ij ~ N(0, Ψ), the paper's
+Closed forms (§1.3, our derivation; they assume i.i.d. W_ij ~ N(0, Ψ), the paper's
 Assumption 3.1): with the Gaussian integral E[exp(−a X²)] = (1 + 2aΨ)^{−1/2} and
 E[X² exp(−a X²)] = Ψ (1 + 2aΨ)^{−3/2} at a = 1/(dΨ),
 

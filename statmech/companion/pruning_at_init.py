@@ -1,7 +1,7 @@
 """Random pruning at initialisation can improve generalisation (paper B).
 
 Yang, Liang, Guo, Wu and Wang, arXiv:2301.00335 (JMLR 26(84), 2025), read as in
-``companion_papers.md`` §2: a two-layer network with polynomial-ReLU filters, randomly pruned
+``docs/companion_papers.md`` §2: a two-layer network with polynomial-ReLU filters, randomly pruned
 at initialisation (a fixed mask, keep probability 1 − p), trained by full-batch gradient
 descent on the logistic loss over the "signal patch + noise patch" data of Cao, Chen, Belkin
 and Gu (NeurIPS 2022).

@@ -1,6 +1,6 @@
-"""Pruning gaps of random target networks: a computable stand-in for paper D of
-``companion_papers.md`` (Qian & Klabjan, "A probabilistic approach to neural network pruning",
-ICML 2021, arXiv 2105.10065), §4.
+"""Pruning gaps of random target networks: a computable stand-in for paper D (Qian & Klabjan, "A
+probabilistic approach to neural network pruning", ICML 2021, arXiv 2105.10065) of
+``docs/companion_papers.md`` §4.
 
 **Paper fidelity pending.** The theorems of D could not be read (§4.3): which network is pruned,
 the width requirements and the constants are unknown. Everything here is the document's
@@ -174,7 +174,8 @@ def _layer_scales(fan_ins: Sequence[int], scaling: str, gain: float) -> list[flo
 def random_fcn(widths: Sequence[int], distribution: Any = "gaussian", scaling: str = "standard",
                rng: np.random.Generator | int | None = None, *, activation: str = "relu",
                gain: float = 1.0) -> Network:
-    """A random bias-free fully connected target network (paper fidelity pending, §4.4 step 1).
+    """A random bias-free fully connected target network (paper fidelity pending; §4.4 "Gap
+    measurement", step 1).
 
     Parameters
     ----------
@@ -430,7 +431,8 @@ def forward(net: Network, x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GapStats:
-    """Output gaps ‖F(x) − F̃(x)‖ over a set of inputs (§4.4 step 3; paper fidelity pending).
+    """Output gaps ‖F(x) − F̃(x)‖ over a set of inputs (§4.4 "Gap measurement", step 3;
+    paper fidelity pending).
 
     Attributes
     ----------
@@ -613,8 +615,9 @@ def magnitude_moment_fraction(r: float | np.ndarray, distribution: Any = "gaussi
     weights. Closed forms:
 
     * Gaussian: m = r − 2 z_r φ(z_r), z_r = Φ⁻¹((1 + r)/2) (§4.4);
-    * uniform on [−a, a]: m = r³ (§4.4, "gives the gap r^{3/2}");
-    * Laplace: m = P(Γ(3) ≤ −ln(1 − r)) (|w| is exponential; derived here, not in §4.4).
+    * uniform on [−a, a]: m = r³ (§4.4 "Weight distribution": the gap is r^{3/2});
+    * Laplace: m = P(Γ(3) ≤ −ln(1 − r)) (|w| is exponential; our derivation, §4.4 "Weight
+      distribution").
 
     Any other continuous zero-mean distribution (a scipy.stats frozen distribution), or
     ``numerical=True``, uses numerical integration: t_r from P(|w| ≤ t) = r (Brent), then
@@ -886,9 +889,10 @@ def gap_grid(widths: Sequence[int], depths: Sequence[int], ratios: Sequence[floa
 
 
 def gap_probability(table, eps: float, statistic: str = "max_rel"):
-    """Estimated P(gap ≤ ε) over target draws (§4.4 step 4; paper fidelity pending), per
-    (width, depth, ratio, method, scaling, distribution), from a :func:`gap_grid` table with
-    several replicates. Returns a DataFrame with ``p``, ``n`` and the binomial ``se``."""
+    """Estimated P(gap ≤ ε) over target draws (§4.4 "Gap measurement", step 4; paper fidelity
+    pending), per (width, depth, ratio, method, scaling, distribution), from a :func:`gap_grid`
+    table with several replicates. Returns a DataFrame with ``p``, ``n`` and the binomial
+    ``se``."""
     eps = check_real(eps, "eps", "gap_probability", low=0.0)
     check_choice(statistic, "statistic", "gap_probability",
                  ("max_abs", "rms_abs", "max_rel", "rms_rel", "max_pointwise_rel"))

@@ -1,4 +1,5 @@
-"""Sparse-matrix sketching with expander matrices and ℓ1 recovery (``companion_papers.md`` §1.4).
+"""Sparse-matrix sketching with expander matrices and ℓ1 recovery
+(``docs/companion_papers.md`` §1.4).
 
 A matrix X (n1 × n2) with at most j non-zeros in every row and column is represented by the small
 dense sketch Y = A X Bᵀ (p1 × p2), A and B the adjacency matrices of random left-regular bipartite
@@ -30,8 +31,8 @@ __all__ = ["expander_matrix", "sketch", "recover", "sketch_size", "SKETCH_CONSTA
 
 #: The constant C of p = ⌈C √(j n) ln n⌉ in :func:`sketch_size`. C = 1 (natural log) gives
 #: p = 58 for n = 64, j = 3, where p = 40 already recovers exactly and p = 32 fails with
-#: s = 4 ones per column (``companion_papers.md`` §1.4, [computed]); the theorem's constant is
-#: not known to us (paper fidelity pending).
+#: s = 4 ones per column (``docs/companion_papers.md`` §1.4, measured by us); the theorem's
+#: constant is not known to us (paper fidelity pending).
 SKETCH_CONSTANT = 1.0
 
 

@@ -1,6 +1,6 @@
 """Spectral pruning as computable quantities (paper C: Suzuki et al., *Spectral Pruning:
 Compressing Deep Neural Networks via Spectral Analysis and its Generalization Error*, IJCAI 2020,
-arXiv 1808.08558; ``companion_papers.md`` §3).
+arXiv 1808.08558; ``docs/companion_papers.md`` §3).
 
 Everything here is a function of the eigenvalues μ_1 ≥ μ_2 ≥ … of a layer's (uncentred)
 activation covariance Σ̂ = (1/n) Σ_i φ(x_i) φ(x_i)ᵀ, or of Σ̂ itself (NumPy/SciPy only):
@@ -11,7 +11,7 @@ activation covariance Σ̂ = (1/n) Σ_i φ(x_i) φ(x_i)ᵀ, or of Σ̂ itself (N
   :func:`leverage_tau`);
 * the width ↔ λ correspondence m♯ ≈ N̂(λ) (:func:`lambda_for_width`);
 * the global bias–variance allocation of λ_1 … λ_L over the layers (:func:`allocate_lambdas`,
-  after the third-party implementation of §3.6);
+  after the third-party implementation of §3.4);
 * the eigenvalue decay μ_j ≈ c j^−α, the N̂ bound it implies and the λ that balances the bias and
   variance terms (:func:`eigen_decay_rate`, :func:`dof_bound`, :func:`optimal_lambda`; §3.3,
   [DERIVED]);
@@ -284,8 +284,8 @@ def _chain_objective(a: np.ndarray, m_in: float | None, m_out: float | None) -> 
 def allocate_lambdas(eigs_per_layer: Sequence[Any], budget: float, *,
                      m_in: float | None = None, m_out: float | None = None,
                      maxiter: int = 200) -> LambdaAllocation:
-    """Bias–variance allocation of the ridges λ_1 … λ_L over the hidden layers (§3.2, last item;
-    after the third-party SLSQP implementation of §3.6).
+    """Bias–variance allocation of the ridges λ_1 … λ_L over the hidden layers (§3.2,
+    "Allocation over layers"; after the third-party SLSQP implementation of §3.4).
 
     Minimises the variance proxy
 
@@ -299,7 +299,7 @@ def allocate_lambdas(eigs_per_layer: Sequence[Any], budget: float, *,
     Leaving either as None drops that product (the third-party code's chain runs over the
     compressed layers only); with one hidden layer at least one of them is needed, else V ≡ 0
     has nothing to allocate. V decreases in every λ_ℓ, so the budget is active at the optimum.
-    Paper fidelity pending (the objective is the third-party code's, §3.6).
+    Paper fidelity pending (the objective is the third-party code's, §3.4).
 
     Parameters
     ----------
@@ -531,7 +531,7 @@ def compression_bound_terms(lambdas: Any, widths: Sequence[int], n: int,
     """Bias and variance terms of the compressed network's generalisation bound (§3.3).
 
     Schematically risk(f♯) − empirical risk(f♯) ≲ Σ_ℓ L_ℓ √λ_ℓ + √(Σ_ℓ m♯_ℓ m♯_{ℓ+1} log n / n);
-    the third-party implementation (§3.6) uses bias = (Σ_ℓ √λ_ℓ)² and variance =
+    the third-party implementation (§3.4) uses bias = (Σ_ℓ √λ_ℓ)² and variance =
     Σ_ℓ m_ℓ m_{ℓ+1} log n / n, which :class:`BoundTerms` reports (with Lipschitz weights L_ℓ if
     given). Constants are not tracked. Paper fidelity pending.
 

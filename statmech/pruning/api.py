@@ -120,7 +120,7 @@ def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = N
     if reweight is not None and layer.input_cov is None:
         raise ValueError("prune with an edge method and reweight='preactivations' needs "
                          "'input_cov' (the data's input covariance); for isotropic inputs edge "
-                         "reweighting is a no-op (pruning_theory.md P11).")
+                         "reweighting is a no-op (docs/pruning_theory.md §2.7).")
     e = parse_keep(keep, layer.D, "edges kept per unit", func)
     if be is not None and reweight is None:
         return prune_on_backend(m, layer, e, variant, n_masks, seed, be, **options)
@@ -228,8 +228,8 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
                  N: int | None = None, weights: Any = None, teacher_weights: Any = None,
                  reweight: str | None = None, activation: Any = "erf", seed: Any = 0,
                  n_samples: int = 4000, **options: Any) -> PruneTheory:
-    """Theory of pruning a student with order parameters ``op`` (large-N, ``pruning_theory.md``
-    §4.3).
+    """Theory of pruning a student with order parameters ``op`` (``docs/pruning_theory.md`` §2.1
+    for edge methods at large N, §3.1 for node methods).
 
     Edge methods: ε_g of the expected pruned order parameters under Gaussian weight coordinates of
     covariance [[Q, R], [Rᵀ, T]] (they concentrate as N → ∞), or of the actual coordinates when
@@ -369,7 +369,7 @@ def matched_edges(k: int, K: int, N: int, *, round_up: bool = False) -> float | 
     """Edges per unit e with the same parameter count as k of K units (teacher–student layer).
 
     Keeping k units keeps k(N + 1) parameters (first and second layer), keeping e edges per unit
-    keeps K(e + 1): e = (k(N + 1) − K)/K (``pruning_theory.md`` §6). ``round_up`` gives ⌈e⌉
+    keeps K(e + 1): e = (k(N + 1) − K)/K (``docs/pruning_theory.md`` §5). ``round_up`` gives ⌈e⌉
     (83, 166, 250, 333, 417 for K = 6, N = 500).
     """
     func = "matched_edges"

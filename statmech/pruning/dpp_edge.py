@@ -1,5 +1,5 @@
 """DPP edge pruning: for every unit, a k-DPP over its D incoming edges with kernel
-L = diag(w) Ĉ diag(w) (Ĉ the input covariance; ``pruning_theory.md`` §3.1).
+L = diag(w) Ĉ diag(w) (Ĉ the input covariance; ``docs/pruning_theory.md`` §2.4).
 
 With Ĉ = 𝟙 (teacher–student inputs, the default) the kernel is diagonal, L = diag(w²), and the
 k-DPP is *conditional Poisson sampling*: P(S) ∝ Π_{i∈S} w_i² over |S| = e. It is sampled exactly

@@ -1,10 +1,10 @@
-"""Least-squares reweighting of a unit's kept incoming edges (``pruning_theory.md`` §3.4, Edge).
+"""Least-squares reweighting of a unit's kept incoming edges (``docs/pruning_theory.md`` §2.7).
 
 For unit h with kept inputs S_h and removed inputs S̄_h, the kept weights absorb the removed
 part of the pre-activation: δ_h = argmin_δ E[(x_{S_h}·δ − x_{S̄_h}·w_{S̄_h,h})²], i.e.
 C_SS δ = C_{S S̄} w_S̄ with C the uncentred input covariance (no intercept, as the reference), and
-w_{S_h,h} += δ_h. For isotropic inputs (C = I) δ = 0: reweighting is a no-op (P11), so this needs
-the data's input covariance.
+w_{S_h,h} += δ_h. For isotropic inputs (C = I) δ = 0: reweighting is a no-op (§2.7 there), so
+this needs the data's input covariance.
 
 Real inputs often have exactly collinear coordinates (constant MNIST border pixels), which makes
 C_SS singular. We solve (C_SS + ε·mean(diag C_SS)·I) δ = C_{S S̄} w_S̄ with ε = 1e-8 (a

@@ -2,7 +2,7 @@
 
 Variants: ``"norm"`` (default) |v_k|·‖w_k‖ (‖W_out[:, k]‖ for several outputs); ``"v"``: |v_k|
 alone; ``"signed"``: the signed v_k, reproducing the reference implementation's bug (units with
-v < 0 are pruned first; ``pruning_theory.md`` P8) — for reproduction only. Deterministic; ties
+v < 0 are pruned first; ``docs/seed_paper.md`` §4.3) — for reproduction only. Deterministic; ties
 are broken by unit index. In theory ‖w_k‖ ∝ √Q_kk.
 """
 

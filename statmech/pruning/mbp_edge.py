@@ -1,5 +1,5 @@
 """Randomised magnitude-based edge pruning (MBP) of Guha, Dubey & Huo (arXiv 2305.18789;
-``companion_papers.md`` §1.3): every weight is kept independently with probability
+``docs/companion_papers.md`` §1.3): every weight is kept independently with probability
 p(w) = 1 − exp(−w²/(dΨ)), no rescaling (:func:`statmech.companion.mbp.mbp_mask`).
 
 ``keep`` is the *target kept fraction* c (an edge count e per unit is read as c = e/D), turned

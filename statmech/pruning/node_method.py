@@ -14,7 +14,7 @@ Outgoing-weight rules (``reweight``):
 * ``"activations"`` / ``"preactivations"``: removed units' outgoing weights are folded onto the
   kept units by least squares of their activations (or pre-activations, as the reference
   implementation did) on the kept ones: W_out′_S = W_out_S + W_out_R (A⁺B)ᵀ, A = cov_SS,
-  B = cov_SR (Mariet & Sra's reweighting; ``pruning_theory.md`` §3.4).
+  B = cov_SR (Mariet & Sra's reweighting; ``docs/pruning_theory.md`` §3.6).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Random edge pruning: exactly e kept incoming edges per unit, uniform (default); variant
 ``"bernoulli"`` keeps each weight independently with probability c = e/D (the reference
-implementation's choice, ``pruning_theory.md`` §3.3, P9).
+implementation's choice, ``docs/seed_paper.md`` §4.4).
 
-Theory (``pruning_theory.md`` §4.3): masks are independent across units and E[m_ik] = c, so
+Theory (``docs/pruning_theory.md`` §2.2): masks are independent across units and E[m_ik] = c, so
 E[Q′_kk] = c Q_kk, E[Q′_kl] = c² Q_kl (k ≠ l), E[R′_km] = c R_km; T and v unchanged. The pruned
 order parameters concentrate on these values as N → ∞ for either variant.
 """

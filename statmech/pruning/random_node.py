@@ -1,6 +1,6 @@
 """Random node pruning: k units kept uniformly at random (π_i = k/H, π_ij = k(k−1)/(H(H−1))).
 
-For the idealised specialised student (``pruning_theory.md`` §4.4) the expected error is the
+For the idealised specialised student (``docs/pruning_theory.md`` §4) the expected error is the
 hypergeometric closed form E ε_g = (v*²/6) M [(1 − k/K)² + k (z/K)(1 − z/K)(K − k)/((K − 1) z²)].
 """
 

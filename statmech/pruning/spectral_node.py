@@ -1,4 +1,4 @@
-"""Spectral node pruning (Suzuki et al., arXiv 1808.08558; ``companion_papers.md`` §3).
+"""Spectral node pruning (Suzuki et al., arXiv 1808.08558; ``docs/companion_papers.md`` §3).
 
 With Σ the (uncentred) activation covariance (I2 in theory), the kept set J minimises the ridge
 information loss L^A(J) + θ L^B(J) = Tr[M R_J], R_J = Σ − Σ_FJ (Σ_JJ + I_τ)⁻¹ Σ_JF and

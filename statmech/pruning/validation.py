@@ -26,7 +26,7 @@ from .api import matched_edges, prune_student, prune_theory
 DEFAULT_METHODS = ("random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
                    "dpp_node", "spectral_node")
 
-#: The reference implementation's choices (``pruning_theory.md`` §3.3, P8, P9).
+#: The reference implementation's choices (``docs/seed_paper.md`` §4.3–4.4).
 REFERENCE_VARIANTS = {"random_edge": "bernoulli", "magnitude_node": "signed"}
 
 CLAIMS = (
@@ -60,7 +60,8 @@ class ValidationConfig:
 
 
 def renormalised(W: np.ndarray) -> np.ndarray:
-    """Rows rescaled to ‖w_k‖ = √N (Q_kk = 1), the reference's pre-pruning step (P4)."""
+    """Rows rescaled to ‖w_k‖ = √N (Q_kk = 1), the reference's pre-pruning step
+    (``docs/seed_paper.md`` §4.1)."""
     return W * (np.sqrt(W.shape[1]) / np.linalg.norm(W, axis=1))[:, None]
 
 

@@ -1,6 +1,7 @@
-"""Companion paper A's bound on torch MLPs (``empirical.bounds``; ``companion_papers.md`` §1.5–1.7):
-margins, MBP of every layer, the required margin against the true pruning error, the parameter
-term, the baselines (true (2,1) norm), the choice of d, and iterative magnitude pruning."""
+"""Companion paper A's bound on torch MLPs (``empirical.bounds``;
+``docs/companion_papers.md`` §1.5–1.7): margins, MBP of every layer, the required margin against
+the true pruning error, the parameter term, the baselines (true (2,1) norm), the choice of d, and
+iterative magnitude pruning."""
 
 import math
 

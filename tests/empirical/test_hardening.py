@@ -1,9 +1,11 @@
-"""Hostile and mistaken inputs to the empirical module (issue 12, defects 6, 7 and 9).
+"""Hostile and mistaken inputs to the empirical module.
 
-Regression tests, one per defect, then a table of bad inputs across the Python API and the
-``empirical`` command: every one is refused before any work, with
-:class:`statmech.InvalidParameterError` naming the parameter, or with exit status 2 and one line
-on stderr naming the option (never a traceback).
+Regression tests, one per defect (the test docstrings cite them by these labels): defect 6,
+non-integer layer widths were accepted; defect 7, malformed data files and checkpoints were
+loaded silently or ended in tracebacks; defect 9, the command lines let tracebacks out. Then a
+table of bad inputs across the Python API and the ``empirical`` command: every one is refused
+before any work, with :class:`statmech.InvalidParameterError` naming the parameter, or with exit
+status 2 and one line on stderr naming the option (never a traceback).
 """
 
 import importlib.util

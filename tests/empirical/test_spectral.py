@@ -1,5 +1,5 @@
 """Layer-by-layer spectral pruning of MLPs and the comparison with other node methods
-(empirical.spectral; companion_papers.md §3)."""
+(empirical.spectral; docs/companion_papers.md §3)."""
 
 from __future__ import annotations
 

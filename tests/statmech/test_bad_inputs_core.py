@@ -1,4 +1,4 @@
-"""Table of bad inputs to the core API (issue 12): each raises InvalidParameterError naming the
+"""Table of bad inputs to the core API: each raises InvalidParameterError naming the
 parameter, quickly (refused before any work), never a library traceback or a silent coercion."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bad inputs to the theory, pruning and companion APIs (issue 12, "validation as one mechanism").
+"""Bad inputs to the theory, pruning and companion APIs (validation as one mechanism).
 
 Each case must raise :class:`statmech.InvalidParameterError` (a ValueError and a TypeError) whose
 message names the parameter, before any work: never return, never a library traceback, never a

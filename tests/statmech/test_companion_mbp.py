@@ -1,4 +1,4 @@
-"""Companion paper A (Guha, Dubey & Huo, arXiv 2305.18789; ``companion_papers.md`` §1.3–1.4):
+"""Companion paper A (Guha, Dubey & Huo, arXiv 2305.18789; ``docs/companion_papers.md`` §1.3–1.4):
 randomised magnitude pruning, its Gaussian closed forms, the ``mbp_edge`` pruning method's
 theory, and sparse-matrix sketching.
 

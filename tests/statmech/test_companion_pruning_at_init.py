@@ -1,5 +1,5 @@
 """Paper B (Yang et al., arXiv 2301.00335): random pruning at initialisation, masked GD on the
-signal + noise patch model (:mod:`statmech.companion.pruning_at_init`, companion_papers.md §2).
+signal + noise patch model (:mod:`statmech.companion.pruning_at_init`, docs/companion_papers.md §2).
 
 Statistical tolerances are 4 standard errors (fixed seeds: the checks are deterministic)."""
 

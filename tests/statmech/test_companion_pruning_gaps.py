@@ -1,5 +1,5 @@
-"""Tests of statmech.companion.pruning_gaps, the §4.4 stand-in for paper D (Qian & Klabjan 2021)
-of companion_papers.md (paper fidelity pending).
+"""Tests of statmech.companion.pruning_gaps, the stand-in for paper D (Qian & Klabjan 2021) of
+docs/companion_papers.md §4.4 (paper fidelity pending).
 
 Statistical comparisons use standard errors from independent replicates (network draws) and a
 Student-t critical value with a Bonferroni correction over the comparisons of each test

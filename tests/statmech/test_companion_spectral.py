@@ -1,6 +1,6 @@
 """Paper C (spectral pruning): degrees of freedom, leverage scores, λ ↔ width, allocation, decay
 rates and bound terms (statmech.companion.spectral), and the greedy selection / reconstruction of
-the ``spectral_node`` method (companion_papers.md §3)."""
+the ``spectral_node`` method (docs/companion_papers.md §3)."""
 
 from __future__ import annotations
 

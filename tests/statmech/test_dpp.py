@@ -274,7 +274,7 @@ def test_dpp_inclusion_frequencies_and_cardinality_match_n30():
 
 
 # ------------------------------------------------------------------------------------------
-# 4. ill-conditioned kernels (ecosystem.md §1: DPPy fails on all of these)
+# 4. ill-conditioned kernels (DPPy 0.3.3 fails on all of these; statmech.dpp, "Why log space")
 # ------------------------------------------------------------------------------------------
 def test_geometric_spectrum_cond_1e16():
     n, k, N = 300, 200, 100

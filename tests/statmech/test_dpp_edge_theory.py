@@ -1,4 +1,5 @@
-"""Large-N DPP-edge (Poisson-sampling) theory and exact CPS inclusion probabilities (issue 12).
+"""Large-N DPP-edge (Poisson-sampling) theory and exact CPS inclusion probabilities
+(``docs/dpp_edge_theory.md`` §1–§5).
 
 Every reference here is computed independently of ``statmech.pruning.theory_tools``:
 
@@ -95,7 +96,7 @@ def test_poisson_odds_regression_c0834():
 @pytest.mark.parametrize("c", KEEPS + [0.999, 1e-4])
 def test_poisson_odds_keeps_c(c):
     phi = poisson_odds(c)
-    assert quad_moment(phi, 0) == pytest.approx(c, abs=1e-6 * c)  # the brief's 1e-6
+    assert quad_moment(phi, 0) == pytest.approx(c, abs=1e-6 * c)  # required: 1e-6
     assert quad_moment(phi, 0) == pytest.approx(c, rel=1e-11)
     if c >= 0.1:
         assert phi == pytest.approx(quad_odds(c), rel=1e-9)

@@ -1,4 +1,5 @@
-"""Edge reweighting: the kept incoming weights solve the least-squares problem of §3.4."""
+"""Edge reweighting: the kept incoming weights solve the least-squares problem of
+``docs/pruning_theory.md`` §2.7."""
 
 import numpy as np
 import pytest

@@ -59,7 +59,7 @@ register_figure("test_broken_figure", "a figure whose drawing fails",
 
 def test_one_failing_figure_does_not_stop_the_gallery(tmp_path, capsys):
     """The broken figure is reported by name with its error; the one after it still renders;
-    the command exits non-zero with a summary (issue 13, item 2)."""
+    the command exits non-zero with a summary."""
     lines = []
     with pytest.raises(GalleryError) as info:
         render(["test_broken_figure", "test_figure"], output=tmp_path / "fig",
@@ -129,7 +129,7 @@ def test_cli_sweep_cache_and_figures_list(tmp_path, capsys):
 
 
 def test_escape_time_is_interpolated_between_outputs():
-    """ode_vs_simulation reads escape times between recorded outputs (issue 13, item 6): an
+    """ode_vs_simulation reads escape times between recorded outputs: an
     exponential decay crossing the threshold between two outputs gives the exact crossing,
     not the next grid point; a member that never escapes gives NaN."""
     import numpy as np

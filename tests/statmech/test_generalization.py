@@ -9,13 +9,13 @@ import statmech as sm
 
 def test_nn2pp_published_values(nn2pp_scm, nn2pp_both):
     # nn2pp's test_nn2pp.cpp asserts 1.08045, 0.0803271 (Mathematica) and 0.287911 to 1e-4
-    # (ode_theory.md §3.1). They carry 6 significant digits; we require agreement to one unit
+    # (docs/ode_theory.md §3.1). They carry 6 significant digits; we require agreement to one unit
     # of the last printed digit (0.0803271 came from Mathematica on weights printed with 6
     # digits, and differs from the exact-state value by ~1e-7).
     assert sm.generalization_error(nn2pp_scm) == pytest.approx(1.08045, abs=1e-5)
     assert sm.generalization_error(nn2pp_both) == pytest.approx(0.0803271, abs=1.5e-7)
     assert sm.generalization_error(nn2pp_both, "linear") == pytest.approx(0.287911, abs=1e-6)
-    # The independent reproductions in ode_theory.md §3.1 carry 8 digits: match them to half a
+    # The independent reproductions in docs/ode_theory.md §3.1 carry 8 digits: match them to half a
     # unit of their last digit (the order parameters there are rounded to 1e-9, which moves ε_g
     # by < 1e-8).
     assert sm.generalization_error(nn2pp_scm) == pytest.approx(1.0804513, abs=6e-8)

@@ -3,7 +3,7 @@
 * every function and activation combination against Monte Carlo (fixed seeds), on random and
   singular covariances (repeated fields, exact and sign-flipped copies, a zero field), with a
   Bonferroni-corrected z threshold; a negative control shows the test rejects plausible bugs;
-* pure erf / pure linear / ReLU closed forms against the formulas of ode_theory.md §1.3-1.4;
+* pure erf / pure linear / ReLU closed forms against the formulas of docs/ode_theory.md §1.3-1.4;
 * the quadrature (four-variate orthant probability and the ReLU-student I4) against independent
   references: Owen's-T and polar-wedge integrals written here with SciPy, exact values, and a
   much finer quadrature rule; accuracy 1e-9;
@@ -179,7 +179,7 @@ def test_monte_carlo_negative_controls():
 
 
 # ------------------------------------------------------------------------------------------
-# closed forms (ode_theory.md §1.3-1.4)
+# closed forms (docs/ode_theory.md §1.3-1.4)
 # ------------------------------------------------------------------------------------------
 def _closed_form_covs():
     rng = np.random.default_rng(7)

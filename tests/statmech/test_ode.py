@@ -8,7 +8,8 @@ from scipy.stats import norm
 import statmech as sm
 from statmech.generalization import resolve_activations
 
-# ode_theory.md §3.1: right-hand-side anchor at the `eg_erf_both` state (η = η_v = 0.5, σ = 0.1).
+# docs/ode_theory.md §3.1: right-hand-side anchor at the `eg_erf_both` state
+# (η = η_v = 0.5, σ = 0.1).
 DQ_BOTH = [[-0.1255769394, -0.0973662633, -0.0592945127], [0, -0.0037329121, -0.0288632086],
            [0, 0, -0.0149090099]]
 DR_BOTH = [[-0.0147502662, -0.0353334800], [0.0010897423, -0.0009175217],
@@ -27,7 +28,7 @@ def _sym(a):
 
 def test_rhs_anchor_trained_second_layer(nn2pp_both):
     dQ, dR, dv = sm.ode_rhs(nn2pp_both, eta=0.5, eta_v=0.5, noise=0.1, train_second_layer=True)
-    # The anchor is printed to 10 decimals (abs. rounding 5e-11); 1e-8 relative is the issue's bar.
+    # The anchor is printed to 10 decimals (abs. rounding 5e-11); 1e-8 relative is our bar.
     np.testing.assert_allclose(dQ, _sym(DQ_BOTH), rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(dR, DR_BOTH, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(dv, DV_BOTH, rtol=1e-8, atol=1e-10)
@@ -42,7 +43,8 @@ def test_rhs_anchor_scm(nn2pp_both):
 
 
 def _mc_rhs(op, eta, eta_v, sigma, kappa, B, activation, P, rng):
-    """Direct Monte Carlo of the expectations in ode_theory.md §1.2: per-sample contributions."""
+    """Direct Monte Carlo of the expectations in docs/ode_theory.md §1.2: per-sample
+    contributions."""
     gs, gt = resolve_activations(activation, "test")
     K = op.K
     x = rng.multivariate_normal(np.zeros(op.covariance.shape[0]), op.covariance, size=P,

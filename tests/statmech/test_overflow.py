@@ -1,4 +1,4 @@
-"""Overflowing and diverging runs are flagged or refused, never reported "ok" (issue 12)."""
+"""Overflowing and diverging runs are flagged or refused, never reported "ok"."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def idealised_op(K, M, v_star=4.0):
 
 
 # ------------------------------------------------------------------------------------------
-# closed forms for the idealised specialised student (pruning_theory.md §4.4)
+# closed forms for the idealised specialised student (docs/pruning_theory.md §4)
 
 
 @pytest.mark.parametrize("K, M", [(6, 2), (20, 5)])

@@ -1,4 +1,4 @@
-"""Memory estimates before large allocations (issue 12): refuse with a clear message instead
+"""Memory estimates before large allocations: refuse with a clear message instead
 of allocating past what the machine has; normal runs are not refused."""
 
 from __future__ import annotations

@@ -361,7 +361,7 @@ def test_every_registered_computation_reaches_the_local_workers() -> None:
 
 def test_point_seed_depends_on_configuration_only() -> None:
     """Seeds come from the configuration (and replicate), not the version or source hash: a
-    code change recomputes a point with the same random numbers (issue 13, item 5)."""
+    code change recomputes a point with the same random numbers."""
     from statmech.sweep import point_key, point_seed
 
     cfg = {"K": 2, "eta": 0.5, "replicate": 0}

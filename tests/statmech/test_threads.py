@@ -1,4 +1,4 @@
-"""Thread safety of the Gaussian integrals and of :func:`statmech.integrate` (issue 12).
+"""Thread safety of the Gaussian integrals and of :func:`statmech.integrate`.
 
 Two threads evaluating the integrals concurrently must get the serial result bit for bit. The
 ReLU-student I4 used one module-global quadrature workspace: two threads overwrote each other's
@@ -83,7 +83,7 @@ def test_integrals_in_two_threads_equal_the_serial_result_bit_for_bit():
 
 
 def test_relu_i4_quadrature_many_repetitions_in_a_pool():
-    """The case of the issue: the Plackett quadrature of I4(relu; relu, relu), 2 threads."""
+    """The case that failed: the Plackett quadrature of I4(relu; relu, relu), 2 threads."""
     S = _covariances(4, 2000, 3)
     ref = {g: ig.I4(S, "relu", g, g) for g in ("relu", "erf")}
     tasks = [("relu", "erf")[i % 2] for i in range(24)]
