@@ -42,7 +42,7 @@ from .ensemble import Ensemble
 from .generalization import eg_from_order_parameters, resolve_activations
 from .ode import DIVERGENCE_FACTOR, _check_alpha, _divergence_message
 from .order_parameters import OrderParameters
-from .reduced_chain import REDUCED_BLOCK_STEPS, ReducedEngine
+from .reduced_chain import REDUCED_BLOCK_STEPS, ReducedEngine, reduced_working_bytes
 from .sgd_engine import STREAM_INIT, SGDModel, child_seed
 from .sgd_full import FullEngine, full_block_steps
 from .weights_reconstruction import reconstruct_member, student_given_teacher
@@ -145,8 +145,9 @@ def _memory_estimate(method: str, E: int, K: int, M: int, N: int, B: int, n_out:
     E·((K+M)·N + K)·8 bytes. Working set per member of a chunk, ``"full"``: the host initial
     weights (float64), the backend weights A, the per-step outer-product temporary (K·N), the
     random block (block_steps·B·N numbers) and the float64 copy of A read back at the end;
-    ``"reduced"``: the random block of :data:`REDUCED_BLOCK_STEPS` steps (a few arrays of
-    B·(K+M) numbers per step) and the state. Measured with ru_maxrss (E = 64, N = 20000,
+    ``"reduced"``: the random block of :data:`REDUCED_BLOCK_STEPS` steps and the state
+    (:func:`statmech.reduced_chain.reduced_working_bytes`: about 4(K+M+D)+3M numbers per step
+    for B = 1, D <= 16; about 4B(K+M)+6B² for B > 1). Measured with ru_maxrss (E = 64, N = 20000,
     K = M = 2, float64): 196 MiB before the per-chunk initialisation (≈ 5·E·(K+M)·N·8 bytes,
     as all initial weights, the final weights and two copies of each chunk were alive at once),
     now ≈ (1 + 2·chunk/E)·E·(K+M)·N·8 plus the random block.
@@ -156,7 +157,7 @@ def _memory_estimate(method: str, E: int, K: int, M: int, N: int, B: int, n_out:
         out += 8 * E * ((K + M) * N + K)
         per = 8 * (K + M) * N + item * N * ((K + M) + K + block_steps * B) + 8 * (K + M) * N
     else:
-        per = 8 * block_steps * (3 * B * (K + M) + B * B + 2 * B) + 8 * 4 * (K + M) ** 2
+        per = reduced_working_bytes(K, M, N, B, block_steps)
     return out, per
 def _init_full(part, K, M, N, seeds, teacher, init, init_scale, init_v, init_v_scale):
     """Host initial weights (W, W*, v) of the members in ``part`` (a range), each from its own

@@ -1,4 +1,4 @@
-"""The exact reduced chain against the full-N engine, in distribution, with a negative control.
+"""The exact reduced chain against the full-N engine, in distribution, with negative controls.
 
 The control is the plausible shortcut the issue names: a chain that sets the batch Gram matrix to
 the identity (|x|²/N ≡ 1), right as N → ∞ but wrong at finite N. Both tests must reject it at the
@@ -6,9 +6,14 @@ same family-wise threshold at which they accept the exact chain (N = 10, where t
 largest).
 
 1. One step from a fixed state, 10⁵ independent draws per engine: z-tests on the mean and on the
-   variance (standard error from the fourth central moment) of ΔQ_00, ΔQ_01, ΔR_00, ΔR_01.
+   variance (standard error from the fourth central moment) of ΔQ_00, ΔQ_01, ΔR_00, ΔR_01. This
+   is the eigh path (explicit normals through ``step_with``), which also serves B > 1.
 2. Many steps from a common initial state, 2000 members per engine: two-sample Kolmogorov–Smirnov
-   tests on ε_g, mean Q_kk, Q_01, mean R_kk and mean R_kl (k ≠ l) at α = 1, 2, 4.
+   tests on ε_g, mean Q_kk, Q_01, mean R_kk and mean R_kl (k ≠ l) at α = 1, 2, 4. With B = 1,
+   ``simulate(method="reduced")`` runs the carried-factor path. Two controls: ``UnitNormChain``
+   (``exact_norm = False``, which runs on the eigh path, where G is explicit) and its analogue on
+   the factor path, ``UnitNormFactorChain`` (the coordinate of x outside the frame sized so that
+   |x|² ≡ N).
 
 Family-wise false-alarm rate 0.27 % (Bonferroni), fixed seeds.
 """
@@ -32,6 +37,20 @@ class UnitNormChain(ReducedEngine):
     """Negative control: |x|²/N ≡ 1 and x_b·x_b'/N ≡ 0 (the N → ∞ shortcut)."""
 
     exact_norm = False
+
+
+class EighChain(ReducedEngine):
+    """The exact chain on its eigh path also for B = 1 (as for B > 1)."""
+
+    factor_path = False
+
+
+class UnitNormFactorChain(ReducedEngine):
+    """Negative control on the factor path: r² = N − |a|² − Σ_{i<K+j} b_i² (clipped at 0), so
+    that |x|² ≡ N."""
+
+    def _new_norm2(self, tail, chi2, used):
+        return np.maximum(self.model.N - used, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +165,18 @@ def test_reduced_chain_matches_full_n_in_distribution(full_ensemble):
     assert np.all(p > FAMILY / p.size), p
 
 
+def test_eigh_path_matches_full_n_in_distribution(full_ensemble, monkeypatch):
+    p = _pvalues(full_ensemble, _run("reduced", seed=4, chain=EighChain, monkeypatch=monkeypatch))
+    assert np.all(p > FAMILY / p.size), p
+
+
 def test_unit_norm_chain_is_rejected(full_ensemble, monkeypatch):
     p = _pvalues(full_ensemble, _run("reduced", seed=3, chain=UnitNormChain,
+                                     monkeypatch=monkeypatch))
+    assert np.any(p < FAMILY / p.size), p
+
+
+def test_unit_norm_factor_chain_is_rejected(full_ensemble, monkeypatch):
+    p = _pvalues(full_ensemble, _run("reduced", seed=3, chain=UnitNormFactorChain,
                                      monkeypatch=monkeypatch))
     assert np.any(p < FAMILY / p.size), p
