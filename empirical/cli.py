@@ -298,16 +298,19 @@ def plot_real_data(table: Any, out: Path, stem: str = "real_data") -> list[Path]
 
 def draw_real_data(table: Any):
     """Test error (%) against parameters kept (%), mean ± std over seeds; one panel without
-    and one with reweighting."""
+    and one with reweighting (open markers, dashed), one legend below both."""
+    from matplotlib.lines import Line2D
+
     from statmech.style import method_style, new_figure, plain_log_ticks
 
     from .compare import summarise
 
     s = summarise(table)
-    fig, axes = new_figure(2, sharey=True)
+    fig, axes = new_figure(2, sharey=True, height=2.9)
     base = s[s.method == "unpruned"]
+    methods = [m for m in s.method.unique() if m != "unpruned"]
     for ax, rw in zip(axes, (False, True), strict=True):
-        for method in [m for m in s.method.unique() if m != "unpruned"]:
+        for method in methods:
             part = s[(s.method == method) & (s.reweight == rw)]
             if part.empty:
                 continue
@@ -317,16 +320,27 @@ def draw_real_data(table: Any):
                         **st)
         if not base.empty:
             ax.axhline(100 * base.test_error_mean.iloc[0], color="k", ls=":", lw=0.8,
-                       label="unpruned")
+                       zorder=0)
         ax.set_xlabel("parameters kept (%)")
-        ax.set_title("with reweighting" if rw else "without reweighting")
+        ax.set_title("with reweighting (open markers, dashed)" if rw
+                     else "without reweighting")
         ax.set_yscale("log")
         plain_log_ticks(ax, "y")
-        ax.legend(frameon=False, ncol=1)
     axes[0].set_ylabel("test error (%)")
+    handles, labels = [], []
+    for method in methods:
+        st = method_style(method)
+        handles.append(Line2D([], [], color=st["color"], marker=st["marker"], ms=3, lw=0.8))
+        labels.append(st["label"])
+    if not base.empty:
+        handles.append(Line2D([], [], color="k", ls=":", lw=0.8))
+        labels.append("unpruned")
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
     cfg = table.attrs.get("config", {})
-    fig.suptitle(f"{cfg.get('data', '')} {cfg.get('sizes', '')}, mean ± std over "
-                 f"{table.seed.nunique()} seeds", fontsize=8)
+    sizes = cfg.get("sizes")
+    arch = f" MLP, layer sizes {', '.join(map(str, sizes))}" if sizes else ""
+    fig.suptitle(f"{cfg.get('data', '')}{arch}: mean ± std over {table.seed.nunique()} seeds",
+                 fontsize=8)
     return fig
 
 
@@ -340,24 +354,28 @@ def plot_teacher_student(table: Any, out: Path, stem: str = "teacher_student") -
 def draw_teacher_student(table: Any):
     """Left: measured pruned ε_g of torch students against statmech's finite-N theory
     (log-log, 1:1 line). Right: the standardised differences z = (measured − theory)/SE with
-    the family-wise (Bonferroni, 0.27 %) band. One marker per method."""
+    the family-wise (Bonferroni, 0.27 %) band. One marker per method; one legend below."""
+    from matplotlib.lines import Line2D
     from scipy import stats
 
     from statmech.style import method_style, new_figure, plain_log_ticks
 
-    fig, (ax, az) = new_figure(2, height=2.8)
+    fig, (ax, az) = new_figure(2, height=3.0)
     n = len(table)
     z_crit = float(stats.norm.isf(0.0027 / (2 * n)))
     z = (table.eg_measured - table.theory_finite_n) / table.eg_measured_se
+    handles, labels = [], []
     for method in table.method.unique():
         sel = (table.method == method).to_numpy()
         part = table[sel]
         st = method_style(method)
         st.pop("ls")
+        label = st.pop("label")
         ax.errorbar(part.theory_finite_n, part.eg_measured, yerr=part.eg_measured_se, ls="none",
                     ms=3.5, lw=0.8, **st)
-        st.pop("label")
         az.plot(part.theory_finite_n, z[sel], ls="none", ms=3.5, **st)
+        handles.append(Line2D([], [], ls="none", ms=3.5, **st))
+        labels.append(label)
     az.axhspan(-z_crit, z_crit, color="0.9", zorder=0)
     az.axhline(0, color="0.5", lw=0.6)
     az.set_xscale("log")
@@ -369,13 +387,24 @@ def draw_teacher_student(table: Any):
     lo = float(min(table.theory_finite_n.min(), table.eg_measured.min())) * 0.8
     hi = float(max(table.theory_finite_n.max(), table.eg_measured.max())) * 1.2
     ax.plot([lo, hi], [lo, hi], color="0.5", lw=0.6, zorder=0)
+    handles.append(Line2D([], [], color="0.5", lw=0.6))
+    labels.append("measured = theory")
     ax.set_xscale("log")
     ax.set_yscale("log")
     plain_log_ticks(ax)
     ax.set_xlabel("theory: expected pruned $\\epsilon_g$")
-    ax.set_ylabel("torch students: measured $\\frac{1}{2}$MSE")
-    ax.legend(frameon=False, fontsize=6)
-    ax.set_title("teacher–student pruning, measured vs theory")
+    ax.set_ylabel("torch students: measured pruned $\\epsilon_g$")
+    ax.set_title("measured against theory (finite N), ± SE", fontsize=7)
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
+    settings = []
+    for col, name in (("K", "K"), ("M", "M"), ("N", "N"), ("v_star", "v*"), ("eta", "η"),
+                      ("alpha", "α"), ("noise", "σ")):
+        if col in table.columns:
+            vals = sorted(table[col].dropna().unique())
+            settings.append(f"{name} = {'/'.join(f'{v:g}' for v in vals)}")
+    seeds = f", {table.seed.nunique()} seeds" if "seed" in table.columns else ""
+    fig.suptitle("teacher–student pruning, torch students against statmech's theory"
+                 + (f"\n{', '.join(settings)}{seeds}" if settings else seeds), fontsize=7)
     return fig
 
 

@@ -190,40 +190,55 @@ def register_figures() -> None:
                         "grid": {"replicate": [0] if q else [0, 1, 2]}}}
 
     def mbp_plot(tables: dict, quality: str) -> Any:
+        from matplotlib.ticker import LogLocator
+
         from statmech.companion import kept_fraction
         from statmech.style import new_figure, plain_log_ticks
 
-        t = tables["mbp"].groupby("d").mean(numeric_only=True).reset_index()
-        fig, (ax, ak) = new_figure(2)
-        ax.plot(t.d, t.gamma_req, "o-", color="C3", ms=3, label="γ$_{req}$(d) (bound on the "
-                                                                  "pruning error)")
+        raw = tables["mbp"]
+        t = raw.groupby("d").mean(numeric_only=True).reset_index()
+        fig, (ax, ae, ak) = new_figure(3, height=2.7)
+        fig.set_size_inches(7.0, 3.3)
+        # logit scale: the change the bound allows, the change measured, the training margin
+        ax.plot(t.d, t.gamma_req, "o-", color="C3", ms=3,
+                label="γ$_{req}$(d): bound on the change of the correct logit")
         ax.plot(t.d, t.pruning_error, "s-", color="C0", ms=3,
                 label="measured max change of the correct logit")
         ax.axhline(t.min_margin.iloc[0], color="0.5", ls=":", lw=0.8,
                    label="minimum training margin")
-        ax.plot(t.d, t.bound, "^--", color="C1", ms=3, label="generalisation bound")
-        ax.plot(t.d, t.pruned_test_error, "v-", color="C2", ms=3, label="pruned test error")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        plain_log_ticks(ax)
-        ax.set_xlabel("compression parameter d")
-        ax.legend(frameon=False, fontsize=5.5)
-        ax.set_title("digits MLP (256, 256): the bound is valid and vacuous")
+        ax.set_ylabel("logit change / margin")
+        ax.set_title("pruning error: bound and measured")
+        # error rates: the generalisation bound against the measured test error
+        ae.plot(t.d, t.bound, "^--", color="C1", ms=3, label="generalisation bound")
+        ae.plot(t.d, t.pruned_test_error, "v-", color="C2", ms=3,
+                label="pruned test error (measured)")
+        ae.axhline(1.0, color="0.3", lw=0.6, ls="-.", label="error 1: bound vacuous above")
+        ae.set_ylabel("test error (fraction)")
+        ae.set_title("generalisation: bound and measured")
         dd = np.geomspace(1e-2, 10, 100)
         n = int(t.n_in.iloc[0])
-        ak.plot(dd, 3 * n * kept_fraction(dd), color="C3", lw=1, label="3 n κ(d) (cap)")
+        ak.plot(dd, 3 * n * kept_fraction(dd), color="C3", lw=1, label="3 n κ(d) (row cap)")
         ak.plot(dd, n * kept_fraction(dd), color="0.3", lw=1, ls="--",
                 label="n κ(d) (mean row count)")
         ak.plot(t.d, t.j_r, "o", color="C0", ms=3, label="measured max row count j$_r$")
         ak.plot(t.d, t.density * n, "s", color="C2", ms=3, mfc="white",
                 label="measured density × n")
-        ak.set_xscale("log")
-        ak.set_yscale("log")
-        plain_log_ticks(ak)
-        ak.set_xlabel("compression parameter d")
         ak.set_ylabel(f"non-zeros per row (n = {n})")
-        ak.legend(frameon=False, fontsize=5.5)
-        ak.set_title("randomised MBP: sparsity against κ(d)")
+        ak.set_title("sparsity against κ(d)")
+        for a in (ax, ae, ak):
+            a.set_xscale("log")
+            a.set_yscale("log")
+            plain_log_ticks(a)
+            a.set_xlabel("compression parameter d")
+            a.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False,
+                     fontsize=5.5)
+        ak.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0,)))
+        hidden = str(raw.hidden.iloc[0]).strip("[]()").replace(" ", "")
+        seeds = raw.replicate.nunique()
+        fig.suptitle(f"randomised magnitude-based pruning (MBP) of a digits MLP, hidden "
+                     f"({hidden}), {int(t.epochs.iloc[0])} epochs, {seeds} "
+                     f"seed{'s' if seeds > 1 else ''}: the bound is valid and vacuous",
+                     fontsize=7)
         return fig
 
     def spectral_sweeps(quality: str) -> dict:
@@ -234,7 +249,8 @@ def register_figures() -> None:
                                   "replicate": [0, 1] if q else [0, 1, 2, 3, 4]}}}
 
     def spectral_plot(tables: dict, quality: str) -> Any:
-        from matplotlib.ticker import ScalarFormatter
+        from matplotlib.lines import Line2D
+        from matplotlib.ticker import NullLocator, ScalarFormatter
 
         from statmech.style import method_style, new_figure, plain_log_ticks
 
@@ -245,7 +261,10 @@ def register_figures() -> None:
                   "random_node": ("random_node", False, "random node"),
                   "magnitude_node": ("magnitude_node", False, "magnitude node"),
                   "dpp_node": ("dpp_node", False, "DPP node")}
-        fig, axes = new_figure(2, sharey=False)
+        # a small multiplicative shift along x per method, so that no method hides another
+        shift = {m: 2 ** (0.04 * (i - (len(styles) - 1) / 2)) for i, m in enumerate(styles)}
+        hidden = int(t.hidden.iloc[0])
+        fig, axes = new_figure(2, sharey=False, height=2.9)
         for ax, data in zip(axes, ("digits", "mnist1d"), strict=True):
             part = t[t.data == data]
             base = part[part.method == "unpruned"].error.mean()
@@ -256,18 +275,30 @@ def register_figures() -> None:
                 g = m.groupby("width").error.agg(["mean", "sem"])
                 st = method_style(style, dashed)
                 st["label"] = label
-                ax.errorbar(g.index, g["mean"], yerr=g["sem"].fillna(0), ms=3, lw=0.9,
-                            capsize=1.5, **st)
-            ax.axhline(base, color="k", ls=":", lw=0.8, label="unpruned (256 units)")
+                ax.errorbar(g.index * shift[method], g["mean"], yerr=g["sem"].fillna(0),
+                            ms=3, lw=0.9, capsize=1.5, **st)
+            ax.axhline(base, color="k", ls=":", lw=0.8, label=f"unpruned ({hidden} units)")
             ax.set_xscale("log", base=2)
             ax.set_xticks(sorted(part.width[part.method != "unpruned"].unique()))
             ax.get_xaxis().set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_locator(NullLocator())
             ax.set_yscale("log")
             plain_log_ticks(ax, "y")
-            ax.set_xlabel("hidden units kept (of 256), no retraining")
+            ax.set_xlabel(f"hidden units kept (of {hidden}), no retraining")
             ax.set_title(f"{data}: mean ± SE over {part.seed.nunique()} seeds")
         axes[0].set_ylabel("test error")
-        axes[0].legend(frameon=False, fontsize=5.5)
+        handles, labels = [], []
+        for style, dashed, label in styles.values():
+            st = method_style(style, dashed)
+            handles.append(Line2D([], [], color=st["color"], marker=st["marker"], ls=st["ls"],
+                                  mfc=st["mfc"], ms=3, lw=0.9))
+            labels.append(label)
+        handles.append(Line2D([], [], color="k", ls=":", lw=0.8))
+        labels.append(f"unpruned ({hidden} units)")
+        fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
+        fig.suptitle(f"spectral pruning of one hidden layer ({hidden} units, "
+                     f"{int(t.epochs.iloc[0])} epochs) against node pruning; methods shifted "
+                     "slightly along x", fontsize=7)
         return fig
 
     register_figure("mbp_bound", "randomised magnitude pruning (Guha et al.): the bound against "

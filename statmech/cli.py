@@ -40,6 +40,7 @@ from .cli_errors import (
 from .fixed_points import plateau_height
 from .ode import METHODS, integrate
 from .order_parameters import OrderParameters
+from .paths import output_dir
 from .simulation import SIMULATION_METHODS, simulate
 
 __all__ = ["main", "build_parser"]
@@ -153,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--atol", type=_real, default=1e-12, help="absolute tolerance")
     g.add_argument("--on-divergence", choices=("raise", "mask"), default="mask",
                    help="stop with an error, or mark diverged learning rates and go on")
-    g.add_argument("--output-dir", type=Path, default=Path("statmech-output/ode"),
+    g.add_argument("--output-dir", type=Path, default=output_dir("ode"),
                    help="directory for ode.csv, config.json, eg.png and eg.pdf")
     g.add_argument("--no-plot", action="store_true", help="write the table only")
     _add_simulate_parser(sub)
@@ -205,7 +206,7 @@ def _add_prune_parser(sub) -> None:
                    help="the reference implementation's variants (Bernoulli random edge, "
                         "signed-v magnitude node)")
     g.add_argument("--seed", type=int, default=0, help="root random seed")
-    g.add_argument("--output-dir", type=Path, default=Path("statmech-output/prune"),
+    g.add_argument("--output-dir", type=Path, default=output_dir("prune"),
                    help="directory for validation.csv, summary.csv and claims.csv")
     g.add_argument("--print-table", action="store_true",
                    help="print the whole summary and claims tables (default: a few lines of "
@@ -312,7 +313,7 @@ def _add_simulate_parser(sub) -> None:
                         "plus α = 0), rounded to whole steps")
     g.add_argument("--on-divergence", choices=("raise", "mask"), default="mask",
                    help="stop with an error, or mark diverged members and go on")
-    g.add_argument("--output-dir", type=Path, default=Path("statmech-output/simulate"),
+    g.add_argument("--output-dir", type=Path, default=output_dir("simulate"),
                    help="directory for the table, ensemble, configuration and figure")
     g.add_argument("--no-ode", action="store_true", help="skip the ODE comparison")
     g.add_argument("--no-plot", action="store_true", help="write the table only")
@@ -370,25 +371,63 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def _plot_simulation(ens, traj, args, M, out: Path) -> list[Path]:
+    """ε_g(α) of the simulated members against the ODE from each member's own start.
+
+    Medians with 10–90 % bands (one member still on the plateau would dominate a mean on the
+    log axis); the simulated mean ± SE is drawn only where it is well determined (SE below a
+    quarter of the mean), so it is not dragged off by a few stuck members.
+    """
+    from .style import COLUMN_WIDTH, member_quantiles
+
     fig, ax = _new_figure()
+    fig.set_size_inches(COLUMN_WIDTH, 3.5)
     sel = ens.alpha > 0
     a = ens.alpha[sel]
+    handles, labels = [], []
     if traj is not None:
         ok = ens.status == "ok"
-        for e in np.flatnonzero(ok):
-            ax.loglog(a, traj.eg[e, sel], color="0.75", lw=0.4, zorder=1)
-        ax.loglog(a, np.nanmean(traj.eg[ok][:, sel], axis=0), color="k", lw=1.0, zorder=2,
-                  label="ODE from each member's start (mean)")
+        lo, med, hi = member_quantiles(traj.eg[ok][:, sel])
+        band = ax.fill_between(a, lo, hi, color="0.55", alpha=0.35, lw=0, zorder=1)
+        (line,) = ax.plot(a, med, color="k", lw=1.2, zorder=2)
+        handles.append((band, line))
+        labels.append("theory: ODE from each member's start, median and 10–90 %")
+    lo, med, hi = member_quantiles(ens.eg[:, sel])
+    band = ax.fill_between(a, lo, hi, color="C3", alpha=0.25, lw=0, zorder=3)
+    (line,) = ax.plot(a, med, color="C3", lw=1.0, ls="--", zorder=4)
+    handles.append((band, line))
+    labels.append(f"simulation ({ens.params['method']}): median and 10–90 % of members")
     mean = ens.mean_trajectory()
-    ax.errorbar(a, mean.eg[sel], yerr=mean.eg_se[sel], fmt="o", ms=2, lw=0.6, color="C3",
-                zorder=3, label=f"simulation ({ens.params['method']}, E = {ens.E}): mean ± SE")
+    good = (mean.eg_se < 0.25 * mean.eg)[sel]
+    if good.any():
+        handles.append(ax.errorbar(a[good], mean.eg[sel][good], yerr=mean.eg_se[sel][good],
+                                   fmt="o", ms=2, mfc="white", mew=0.6, lw=0.6, color="C3",
+                                   zorder=5))
+        labels.append("simulation mean ± SE (only where SE < 25 % of the mean)")
+    scm = (args.K == M >= 2 and not args.train_second_layer and args.init_v == 1.0
+           and args.v_star == 1.0 and args.weight_decay == 0.0)
+    if scm:
+        try:
+            plat = plateau_height(args.K, eta=args.eta, noise=args.noise,
+                                  batch_size=args.batch_size, activation=args.activation)
+        except ValueError:
+            plat = None
+        if plat is not None:
+            handles.append(ax.axhline(plat, color="0.5", ls=":", lw=0.8, zorder=0))
+            labels.append("symmetric plateau")
+    final = ens.eg[:, -1][np.isfinite(ens.eg[:, -1])]
+    note = (f"; at α = {ens.alpha[-1]:g}: median {np.median(final):.1e}, "
+            f"max {final.max():.1e}" if final.size else "")
+    n_div = int(np.sum(ens.status != "ok"))
+    if n_div:
+        note += f"; {n_div} diverged"
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("α = steps / N")
-    ax.set_ylabel("ε_g")
-    ax.set_title(f"K = {args.K}, M = {M}, N = {args.N}, η = {args.eta:g}, "
-                 f"{ens.activation[0]}", fontsize=7)
-    ax.legend(fontsize=5.5, frameon=False)
+    ax.set_ylabel("$\\epsilon_g$")
+    ax.set_title(f"K = {args.K}, M = {M}, N = {args.N}, η = {args.eta:g}, σ = {args.noise:g}, "
+                 f"{ens.activation[0]}\n{ens.E} members{note}", fontsize=7)
+    fig.legend(handles, labels, loc="outside lower center", ncol=1, frameon=False,
+               fontsize=5.5)
     return _save_figure(fig, out, "eg")
 
 
@@ -452,9 +491,12 @@ def _plot(traj, eta, args, M, out: Path) -> list[Path]:
     lo = np.nanmin(np.where(eg[:, sel] > 0, eg[:, sel], np.nan), initial=1.0)
     ax.set_ylim(bottom=max(lo, 1e-10))  # below ~1e-10 the curve shows the integration tolerance
     ax.set_xlabel("α = steps / N")
-    ax.set_ylabel("ε_g")
-    ax.set_title(f"K = {args.K}, M = {M}, {traj.activation[0]}", fontsize=8)
-    ax.legend(fontsize=6, frameon=False)
+    ax.set_ylabel("$\\epsilon_g$")
+    ax.set_title(f"ODE: K = {args.K}, M = {M}, N = {args.N}, σ = {args.noise:g}, "
+                 f"{traj.activation[0]}" + ("\ndotted: symmetric plateau heights" if scm else ""),
+                 fontsize=7)
+    fig.legend(loc="outside lower center", ncol=min(4, np.atleast_1d(eta).size),
+               fontsize=6, frameon=False)
     return _save_figure(fig, out, "eg")
 
 

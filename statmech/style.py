@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["METHOD_STYLE", "method_style", "method_label", "new_figure", "save_figure",
-           "plain_log_ticks", "COLUMN_WIDTH"]
+           "plain_log_ticks", "figure_legend", "member_quantiles", "COLUMN_WIDTH"]
 
 #: Width of one journal column in inches.
 COLUMN_WIDTH = 3.4
@@ -70,6 +70,34 @@ def plain_log_ticks(ax, axis: str = "both") -> None:
         a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         a.set_minor_formatter(NullFormatter())
+
+
+def figure_legend(fig, handles=None, labels=None, ncol: int = 2, **kwargs: Any):
+    """One legend for the whole figure, outside the panels below them (never over data).
+
+    ``handles``/``labels`` default to those of every axes of ``fig``, each label once.
+    """
+    if handles is None:
+        seen: dict[str, Any] = {}
+        for ax in fig.axes:
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                if not lab.startswith("_"):
+                    seen.setdefault(lab, h)
+        handles, labels = list(seen.values()), list(seen)
+    kwargs.setdefault("frameon", False)
+    return fig.legend(handles, labels, loc="outside lower center", ncol=ncol, **kwargs)
+
+
+def member_quantiles(values, q: tuple[float, ...] = (10.0, 50.0, 90.0), axis: int = 0):
+    """Quantiles (percent) of ``values`` over ``axis`` ignoring NaN (diverged members), one
+    array per quantile; NaN where no member is finite (no warning)."""
+    import warnings
+
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return tuple(np.nanpercentile(np.asarray(values, dtype=float), q, axis=axis))
 
 
 def save_figure(fig, out: Path, stem: str, metadata: dict[str, str] | None = None) -> list[Path]:

@@ -48,44 +48,59 @@ def _escape(alpha: np.ndarray, eg: np.ndarray, threshold: float) -> float:
 
 def _ode_sim_plot(tables: dict, quality: str):
     from ..fixed_points import plateau_height
+    from ..style import member_quantiles
 
     t = tables["sim"]
     cfg = t.iloc[0]
     plateau = float(plateau_height(int(cfg.K), eta=float(cfg.eta)))
-    fig, (ax, ah) = new_figure(2)
+    fig, (ax, ah) = new_figure(2, height=2.9)
     esc = {}
-    for source, color in (("ode", "0.3"), ("simulation", "C3")):
+    handles, labels = [], []
+    for source, color, ls in (("ode", "0.2", "-"), ("simulation", "C3", "--")):
         part = t[t.source == source]
         piv = part.pivot_table(index="alpha", columns="member", values="eg")
         a = piv.index.to_numpy()
         sel = a > 0
-        mean = piv.mean(axis=1).to_numpy()
-        se = piv.std(axis=1, ddof=1).to_numpy() / np.sqrt(piv.shape[1])
-        label = ("ODE from each member's start (mean)" if source == "ode"
-                 else f"simulation ({cfg.method}, N = {cfg.N}), mean ± SE")
-        ax.plot(a[sel], mean[sel], color=color, lw=1.0, label=label)
-        ax.fill_between(a[sel], (mean - se)[sel], (mean + se)[sel], color=color, alpha=0.25,
-                        lw=0)
+        eg = piv.to_numpy()
+        # medians and 10-90 % bands: a member still on the plateau would dominate the mean
+        lo, med, hi = member_quantiles(eg[sel], axis=1)
+        band = ax.fill_between(a[sel], lo, hi, color=color, alpha=0.25, lw=0)
+        (line,) = ax.plot(a[sel], med, color=color, lw=1.0, ls=ls)
+        handles.append((band, line))
+        labels.append("theory: ODE from each member's start, median and 10–90 %"
+                      if source == "ode" else
+                      f"simulation ({cfg.method} chain), median and 10–90 %")
+        if source == "simulation":
+            mean = np.nanmean(eg, axis=1)
+            se = np.nanstd(eg, axis=1, ddof=1) / np.sqrt(np.isfinite(eg).sum(1))
+            mean = np.where(se < 0.25 * mean, mean, np.nan)
+            (ml,) = ax.plot(a[sel], mean[sel], color=color, lw=0.8, ls="-.")
+            handles.append(ml)
+            labels.append("simulation mean (drawn where SE < 25 % of it)")
         esc[source] = np.array([_escape(a, piv[c].to_numpy(), plateau / 2) for c in piv])
-    ax.axhline(plateau, color="0.5", ls=":", lw=0.8, label="symmetric plateau")
+    handles.append(ax.axhline(plateau, color="0.5", ls=(0, (1, 2)), lw=0.8))
+    labels.append("symmetric plateau")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("α")
     ax.set_ylabel("$\\epsilon_g$")
-    ax.legend(frameon=False)
-    ax.set_title(f"K = M = {cfg.K}, η = {cfg.eta}, {piv.shape[1]} members")
+    ax.set_title(f"K = M = {cfg.K}, N = {cfg.N}, η = {cfg.eta:g}, σ = {cfg.noise:g}, "
+                 f"{piv.shape[1]} members")
     finite = [v[np.isfinite(v)] for v in esc.values()]
     if all(f.size for f in finite):
         bins = np.linspace(min(f.min() for f in finite), max(f.max() for f in finite), 20)
-        ah.hist(esc["simulation"], bins=bins, color="C3", alpha=0.6, label="simulation")
-        ah.hist(esc["ode"], bins=bins, histtype="step", color="0.2", lw=1.0,
-                label="ODE from the same starts")
+        ah.hist(esc["simulation"], bins=bins, color="C3", alpha=0.6)
+        ah.hist(esc["ode"], bins=bins, histtype="step", color="0.2", lw=1.0)
     ah.set_xlabel("escape time α ($\\epsilon_g$ < plateau / 2)")
     ah.set_ylabel("members")
-    ah.legend(frameon=False)
     stuck = {k: int(np.sum(~np.isfinite(v))) for k, v in esc.items()}
-    ah.set_title(f"escape times; not escaped by α = {a.max():g}: "
-                 f"{stuck['simulation']} simulated, {stuck['ode']} ODE", fontsize="small")
+    ah.set_title(f"escape times; not escaped by α = {a.max():g}:\n{stuck['simulation']} "
+                 f"simulated, {stuck['ode']} ODE")
+    from matplotlib.patches import Patch
+
+    handles += [Patch(facecolor="C3", alpha=0.6), Patch(facecolor="none", edgecolor="0.2")]
+    labels += ["escape times: simulation", "escape times: ODE from the same starts"]
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
     return fig
 
 
@@ -99,32 +114,64 @@ register_figure("ode_vs_simulation", "ε_g(α) from the ODEs against simulated e
 
 def _phase_sweeps(quality: str) -> dict:
     Ks = _q(quality, [2, 3, 4, 5, 6], [2, 3, 4, 5, 6, 7, 8, 10])
-    etas = np.round(np.geomspace(0.05, 5.0, _q(quality, 10, 24)), 4).tolist()
+    # η up to 2.3, just below the largest η_c (K = 2: 2.307), so that every column has a stable
+    # K; a grid up to η = 5 spent its last columns beyond η_c of every K (all blank)
+    etas = np.round(np.geomspace(0.05, 2.3, _q(quality, 10, 24)), 4).tolist()
     return {"fp": {"computation": "fixed_points", "grid": {"K": Ks, "eta": etas}}}
 
 
+def _log_edges(x: np.ndarray) -> np.ndarray:
+    """Cell edges of log-spaced centres ``x`` (geometric midpoints)."""
+    mid = np.sqrt(x[:-1] * x[1:])
+    return np.concatenate([[x[0] ** 2 / mid[0]], mid, [x[-1] ** 2 / mid[-1]]])
+
+
 def _phase_plot(tables: dict, quality: str):
+    from matplotlib.colors import LogNorm
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     t = tables["fp"]
     Ks = np.sort(t.K.unique())
     etas = np.sort(t.eta.unique())
-    fig, axes = new_figure(2, sharey=True)
-    for ax, col, title, log in ((axes[0], "plateau_height", "plateau height $\\epsilon_g^*$",
-                                 False),
-                                (axes[1], "escape_time", "escape time (log$_{10}$ α)", True)):
-        grid = t.pivot_table(index="K", columns="eta", values=col).reindex(
-            index=Ks, columns=etas).to_numpy()
-        grid = np.log10(grid) if log else grid
-        mesh = ax.pcolormesh(etas, Ks, grid, shading="nearest", cmap="viridis")
-        fig.colorbar(mesh, ax=ax, shrink=0.9)
-        eta_c = t.groupby("K").eta_c.first().reindex(Ks)
-        ax.plot(eta_c.to_numpy(), Ks, "w--", lw=1.2, label="η$_c$(K)")
+    eta_c = t.groupby("K").eta_c.first().reindex(Ks).to_numpy()
+    beyond = etas[None, :] > eta_c[:, None]  # no stable perfect student: blank
+    x_edges = _log_edges(etas)
+    y_edges = np.concatenate([Ks - 0.5, [Ks[-1] + 0.5]]) if np.all(np.diff(Ks) == 1) else None
+    fig, axes = new_figure(2, sharey=True, height=2.8)
+    c = t.iloc[0]
+    for ax, col, title, label in (
+            (axes[0], "plateau_height", "plateau height $\\epsilon_g^*$", "$\\epsilon_g^*$"),
+            (axes[1], "escape_time", f"escape time (ODE, random start at N = {int(c.init_N)})",
+             "escape time α")):
+        grid = np.array(t.pivot_table(index="K", columns="eta", values=col, dropna=False)
+                        .reindex(index=Ks, columns=etas), dtype=float)
+        grid[beyond | ~(grid > 0)] = np.nan
+        grid = np.ma.masked_invalid(grid)
+        norm = LogNorm(vmin=grid.min(), vmax=grid.max())
+        if y_edges is not None:
+            mesh = ax.pcolormesh(x_edges, y_edges, grid, shading="flat", cmap="viridis",
+                                 norm=norm, rasterized=True)
+        else:
+            mesh = ax.pcolormesh(etas, Ks, grid, shading="nearest", cmap="viridis", norm=norm,
+                                 rasterized=True)
+        cb = fig.colorbar(mesh, ax=ax, shrink=0.9)
+        cb.set_label(label)
+        plain_log_ticks(cb.ax, "y")
+        ax.plot(eta_c, Ks, "--", color="C3", lw=1.2, marker="o", ms=2.5)
         ax.set_xscale("log")
         plain_log_ticks(ax, "x")
-        ax.set_xlabel("η")
+        ax.set_xlabel("learning rate η")
         ax.set_title(title)
-        ax.set_xlim(etas[0], etas[-1])
+        ax.set_xlim(x_edges[0], x_edges[-1])
+        ax.set_yticks(Ks)
     axes[0].set_ylabel("K (= M)")
-    axes[0].legend(frameon=False, labelcolor="w", loc="upper left")
+    handles = [Line2D([], [], color="C3", ls="--", lw=1.2, marker="o", ms=2.5),
+               Patch(facecolor="white", edgecolor="0.5", lw=0.6)]
+    labels = ["critical learning rate η$_c$(K) of the perfect student",
+              f"blank: η > η$_c$(K), or no escape by α = {c.alpha_max:g}"]
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
+    fig.suptitle("symmetric plateau over (η, K), K = M, v = v* = 1, σ = 0", fontsize=7)
     return fig
 
 
@@ -151,38 +198,55 @@ def _pruned_sweeps(quality: str) -> dict:
 
 
 def _pruned_plot(tables: dict, quality: str):
-    fig, axes = new_figure(2, 2, height=2.5, sharex=True)
+    from matplotlib.lines import Line2D
+
+    fig, axes = new_figure(2, 2, height=2.4, sharex="row")
+    fig.set_size_inches(6.8, 5.6)
+    # methods whose curves coincide (random and DPP node) would hide each other: each method
+    # is shifted a little along x (by -1.5 to +1.5 percentage points, in METHODS order)
+    shift = {m: 0.5 * (i - (len(METHODS) - 1) / 2) for i, m in enumerate(METHODS)}
     for row, label in enumerate(("K6", "K20")):
         t = tables[label]
         for col, noise in enumerate((0.0, 0.25)):
             ax = axes[row, col]
             part = t[np.isclose(t.noise, noise)]
             K = int(part.K.iloc[0])
-            for method in METHODS:
+            for z, method in enumerate(METHODS):
                 m = part[part.method == method]
                 if m.empty:
                     continue
                 g = m.groupby("level").agg(th=("theory_finite_n", "mean"),
                                            mc=("mc_mean", "mean"),
                                            se=("mc_mean", "sem"))
-                x = 100 * g.index.to_numpy() / K
+                x = 100 * g.index.to_numpy() / K + shift[method]
                 st = method_style(method)
-                ax.plot(x, g.th, color=st["color"], lw=1.0, label=st["label"])
+                ax.plot(x, g.th, color=st["color"], lw=1.0, zorder=2 + z / 10)
                 ax.errorbar(x, g.mc, yerr=g.se.fillna(0), ls="none", marker=st["marker"],
-                            color=st["color"], ms=3, lw=0.6)
+                            color=st["color"], mfc=st["mfc"], ms=3.5, lw=0.6, alpha=0.9,
+                            zorder=3 + z / 10)
             base = part.groupby("student").eg_unpruned.first().mean()
-            ax.axhline(base, color="k", ls=":", lw=0.8)
+            ax.axhline(base, color="k", ls=":", lw=0.8, zorder=1)
             ax.set_yscale("log")
             plain_log_ticks(ax, "y")
-            ax.set_title(f"K = {K}, M = {int(part.M.iloc[0])}, σ = {noise}, "
-                         f"α = {part.alpha.iloc[0]:g}")
-            if row == 1:
-                ax.set_xlabel("parameters kept (%)")
+            ax.set_title(f"K = {K}, M = {int(part.M.iloc[0])}, α = {part.alpha.iloc[0]:g}, "
+                         f"σ = {noise:g}")
+            ax.set_xlabel("parameters kept (%)")
             if col == 0:
                 ax.set_ylabel("pruned $\\epsilon_g$")
-    axes[0, 0].legend(frameon=False, ncol=2, fontsize=5.5)
-    fig.suptitle("lines: theory (finite N); points: simulation ± SE over students; "
-                 "dotted: unpruned", fontsize=7)
+    handles, labels = [], []
+    for method in METHODS:
+        st = method_style(method)
+        handles.append(Line2D([], [], color=st["color"], marker=st["marker"], mfc=st["mfc"],
+                              ms=4, lw=1.0))
+        labels.append(st["label"])
+    handles.append(Line2D([], [], color="k", ls=":", lw=0.8))
+    labels.append("unpruned")
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
+    c = tables["K6"].iloc[0]
+    fig.suptitle(f"lines: theory (finite N); markers: simulation ± SE over {int(c.students)} "
+                 f"students × {int(c.n_masks)} masks ({c.simulation_method} chain)\n"
+                 f"N = {int(c.N)}, η = {c.eta:g}, v* = {c.v_star:g}; methods shifted slightly "
+                 "along x so that none hides another", fontsize=7)
     return fig
 
 
@@ -207,11 +271,13 @@ def _heat_plot(tables: dict, quality: str):
     t = tables["state"]
     names = ["unpruned", *METHODS]
     fig, axes = new_figure(len(names), 2, height=1.0)
-    fig.set_size_inches(6.8, 2.4)
+    fig.set_size_inches(6.8, 2.9)
+
+    mats = {key: g.pivot(index="i", columns="j", values="value").to_numpy()
+            for key, g in t.groupby(["method", "matrix"])}
 
     def mat(method, matrix):
-        p = t[(t.method == method) & (t.matrix == matrix)]
-        return p.pivot_table(index="i", columns="j", values="value").to_numpy()
+        return mats[method, matrix]
 
     order = order_units_by_teacher(mat("unpruned", "R"))
     vq = max(abs(mat(m, "Q")).max() for m in names)
@@ -219,17 +285,27 @@ def _heat_plot(tables: dict, quality: str):
     for c, method in enumerate(names):
         Q = mat(method, "Q")[np.ix_(order, order)]
         R = mat(method, "R")[order]
-        axes[0, c].imshow(Q, cmap="RdBu_r", vmin=-vq, vmax=vq)
-        im = axes[1, c].imshow(R, cmap="RdBu_r", vmin=-vr, vmax=vr, aspect="auto")
+        iq = axes[0, c].imshow(Q, cmap="RdBu_r", vmin=-vq, vmax=vq)
+        ir = axes[1, c].imshow(R, cmap="RdBu_r", vmin=-vr, vmax=vr, aspect="auto")
         axes[0, c].set_title(method_label(method).replace(" ", "\n"), fontsize=6)
-        for r in (0, 1):
-            axes[r, c].set_xticks([])
-            axes[r, c].set_yticks([])
-    axes[0, 0].set_ylabel("Q", fontsize=7)
-    axes[1, 0].set_ylabel("R", fontsize=7)
-    fig.colorbar(im, ax=axes[1, -1], shrink=0.8)
-    fig.suptitle("expected order parameters after keeping 3 of 6 units (edges matched); "
-                 "units grouped by teacher", fontsize=7)
+        for r, (rows, cols) in enumerate((Q.shape, R.shape)):
+            ax = axes[r, c]
+            ax.set_xticks(range(cols), [str(j + 1) for j in range(cols)], fontsize=5)
+            ax.set_yticks(range(rows), [str(i + 1) for i in range(rows)] if c == 0 else [],
+                          fontsize=5)
+            ax.tick_params(length=1.5, pad=1)
+            ax.set_xlabel("student k" if r == 0 else "teacher n", fontsize=5.5, labelpad=1)
+    axes[0, 0].set_ylabel("Q$_{ik}$: student i", fontsize=6)
+    axes[1, 0].set_ylabel("R$_{kn}$: student k", fontsize=6)
+    for r, (im, label) in enumerate(((iq, "Q$_{ik}$"), (ir, "R$_{kn}$"))):
+        cb = fig.colorbar(im, ax=axes[r, :].tolist(), shrink=0.9, pad=0.01, aspect=12)
+        cb.set_label(label, fontsize=6)
+        cb.ax.tick_params(labelsize=5)
+    c0 = t.iloc[0]
+    fig.suptitle(f"expected order parameters after keeping {int(c0.level)} of {int(c0.K)} "
+                 "student units (edge methods: the same number of weights), students ordered "
+                 f"by teacher\nK = {int(c0.K)}, M = {int(c0.M)}, v* = {c0.v_star:g}, "
+                 f"η = {c0.eta:g}, α = {c0.alpha:g}, σ = {c0.noise:g}", fontsize=7)
     return fig
 
 
@@ -252,21 +328,35 @@ def _jensen_sweeps(quality: str) -> dict:
 
 
 def _jensen_plot(tables: dict, quality: str):
-    fig, axes = new_figure(2)
+    from matplotlib.lines import Line2D
+
+    fig, axes = new_figure(2, height=2.5)
+    zero = {m: True for m in METHODS}
     for ax, label in zip(axes, ("K6", "K20"), strict=True):
         t = tables[label]
-        K = int(t.K.iloc[0])
+        c = t.iloc[0]
         for method in METHODS:
             m = t[t.method == method].sort_values("level")
             if m.empty:
                 continue
+            rel = m.jensen_gap / m.mean_eg
+            zero[method] &= bool(np.all(np.abs(rel) < 1e-9))
             st = method_style(method)
-            ax.plot(100 * m.level / K, m.jensen_gap / m.mean_eg, ms=3, lw=0.9, **st)
-        ax.axhline(0, color="0.5", lw=0.6)
+            ax.plot(100 * m.level / int(c.K), rel, ms=3, lw=0.9, **st)
+        ax.axhline(0, color="0.5", lw=0.6, zorder=0)
         ax.set_xlabel("parameters kept (%)")
-        ax.set_title(f"K = {K}, M = {int(t.M.iloc[0])} (large-N theory)")
+        ax.set_title(f"K = {int(c.K)}, M = {int(c.M)}, v* = {c.v_star:g}, η = {c.eta:g}, "
+                     f"α = {c.alpha:g}, σ = {c.noise:g}", fontsize=7)
     axes[0].set_ylabel("Jensen gap / E[$\\epsilon_g$]")
-    axes[0].legend(frameon=False, fontsize=5.5)
+    handles, labels = [], []
+    for method in METHODS:
+        st = method_style(method)
+        handles.append(Line2D([], [], color=st["color"], marker=st["marker"], ls=st["ls"],
+                              ms=3, lw=0.9))
+        labels.append(st["label"] + (" (gap ≡ 0)" if zero[method] else ""))
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
+    fig.suptitle("Jensen gap E[$\\epsilon_g$(Q′, R′)] − $\\epsilon_g$(E[Q′], E[R′]) over "
+                 "masks, large-N theory", fontsize=7)
     return fig
 
 
