@@ -11,9 +11,9 @@ Commands
 ``statmech simulate``
     Simulate an ensemble of teacher–student pairs trained by online SGD (explicit networks, or
     the exact reduced chain) and write simulate.csv (one row per member and α), ensemble.npz,
-    config.json and a figure: the ensemble mean ± standard error of ε_g beside the ODE integrated
-    from each member's own initial state. Default: K = M = 2 erf soft committee machine,
-    η = 0.5, N = 500, 16 members, α up to 300.
+    config.json and a figure: the members' median ε_g and its 10–90 % band (the mean ± SE where
+    it is well determined) beside the ODE integrated from each member's own initial state.
+    Default: K = M = 2 erf soft committee machine, η = 0.5, N = 500, 16 members, α up to 300.
 ``statmech prune``
     Train students (the seed paper's configuration by default), prune them with every method at
     the matched node/edge levels, compare theory with Monte Carlo and judge the paper's claims.
@@ -175,7 +175,7 @@ def _add_prune_parser(sub) -> None:
             "Train teacher-student pairs by online SGD (statmech.simulate), prune every student "
             "with every method at the matched node/edge levels (k units vs ceil((k(N+1)-K)/K) "
             "edges per unit), and compare the theory (statmech.prune_theory) with Monte Carlo "
-            "over explicit masks (analytic eps_g of each pruned network). Writes validation.csv "
+            "over explicit masks (analytic ε_g of each pruned network). Writes validation.csv "
             "(one row per student, method and level), summary.csv and claims.csv (the seed "
             "paper's claims judged by a 2-standard-error rule) into the output directory and "
             "prints a few lines of verdicts (--print-table: the whole tables)."
@@ -281,9 +281,9 @@ def _add_simulate_parser(sub) -> None:
             "Train an ensemble of teacher-student pairs by online SGD (explicit N-dimensional "
             "networks, or the exact finite-N reduced chain on the order parameters) and write "
             "simulate.csv (long-format table: one row per member and α), ensemble.npz "
-            "(statmech.Ensemble.load), config.json and eg.png / eg.pdf: the ensemble mean ± "
-            "standard error of ε_g beside the ODE integrated from each member's own initial "
-            "order parameters."
+            "(statmech.Ensemble.load), config.json and eg.png / eg.pdf: the members' median "
+            "ε_g and its 10-90 % band (the mean ± SE where SE < 25 % of it) beside the ODE "
+            "integrated from each member's own initial order parameters (median and band)."
         ),
     )
     g = sim.add_argument_group("model")
