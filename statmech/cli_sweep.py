@@ -63,6 +63,9 @@ def add_parsers(sub) -> None:
                    help="paper quality: full-N students, large ensembles, fine grids")
     f.set_defaults(quality="quick")
     f.add_argument("--list", action="store_true", help="list the figures and exit")
+    f.add_argument("--redraw", action="store_true",
+                   help="draw every figure again, even those whose PNG and PDF are up to date "
+                        "(same data, drawing code and matplotlib version)")
     f.add_argument("--output-dir", type=Path, default=output_dir("figures"),
                    help="where the PNG and PDF files go")
     _executor_args(f)
@@ -104,7 +107,7 @@ def run_figures(args: argparse.Namespace) -> int:
         render(args.names or None, quality=args.quality, output=args.output_dir,
                cache=args.cache, executor=_executor(args), workers=args.workers,
                scheduler=args.scheduler, force=args.force,
-               progress=False if args.quiet else None)
+               progress=False if args.quiet else None, redraw=args.redraw)
     except GalleryError as err:  # the others were written; summarise and exit non-zero
         print(f"gallery ({args.quality}): {len(err.rendered)} figure(s) written to "
               f"{args.output_dir} in {time.perf_counter() - t0:.0f} s", flush=True)

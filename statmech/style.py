@@ -111,6 +111,11 @@ def save_figure(fig, out: Path, stem: str, metadata: dict[str, str] | None = Non
     for p in paths:
         md = ({k: str(v) for k, v in meta.items()} if p.suffix == ".png"
               else {"Subject": "; ".join(f"{k}={v}" for k, v in meta.items())} if meta else {})
+        if p.suffix == ".pdf" and "statmech:render_key" in meta:  # ASCII, found by a byte search
+            md["Keywords"] = f"statmech:render_key={meta['statmech:render_key']}"
         fig.savefig(p, dpi=200, metadata=md)
+        # the layout computed for the PNG serves the PDF too (constrained layout would be
+        # solved again on every save)
+        fig.set_layout_engine("none")
     plt.close(fig)
     return paths

@@ -10,7 +10,9 @@ group ``statmech.figures`` (``empirical`` adds the figures that need torch).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -81,16 +83,22 @@ def render(names: list[str] | None = None, *, quality: str = "quick",
            output: str | Path = "figures", cache: str | Path | None = None,
            executor: str = "local", workers: int | None = None,
            scheduler: str | None = None, force: bool = False,
-           progress: bool | None = None, log: Callable[[str], None] | None = print
-           ) -> dict[str, list[Path]]:
+           progress: bool | None = None, log: Callable[[str], None] | None = print,
+           redraw: bool = False) -> dict[str, list[Path]]:
     """Render figures (default: all) as PNG and PDF into ``output``.
 
     Returns {name: [png, pdf]}. Every figure's sweep points are first looked up in the cache;
     with the default local executor all the missing points of all the figures then run in
     **one** pool of worker processes (a point shared by two figures runs once), in gallery
     order, and each figure is drawn as soon as its last point is stored, while the pool goes
-    on with the others. A rerun with a warm cache only redraws. The ``"serial"`` and
-    ``"dask"`` executors run figure by figure through :func:`statmech.sweep.run_sweep`.
+    on with the others. The ``"serial"`` and ``"dask"`` executors run figure by figure through
+    :func:`statmech.sweep.run_sweep`.
+
+    A figure whose PNG and PDF in ``output`` already carry its current *render key* (the
+    sha256 of its configuration hash, the cache keys of its points, which include the package
+    version and the computations' source, the source of the drawing code and the matplotlib
+    version) is up to date and is not drawn again, as ``make`` would do; ``redraw=True`` (or
+    ``force``) draws every figure.
 
     Each figure renders on its own: one that fails (a sweep point or its drawing) is reported
     by name through ``log`` and the others still render; then :class:`GalleryError` names
@@ -124,13 +132,14 @@ def render(names: list[str] | None = None, *, quality: str = "quick",
             f"{time.perf_counter() - t_start:.1f} s): {failed[name]}")
 
     pooled = executor == "local" and workers != 1
+    redraw = redraw or force
     if not pooled:
         for i, name in enumerate(names, 1):
             say(f"[{i}/{len(names)}] {name} ...")
             t0 = time.perf_counter()
             try:
                 out[name] = _render_one(registry[name], quality, Path(output), cache, executor,
-                                        workers, scheduler, force, progress)
+                                        workers, scheduler, force, progress, redraw)
             except Exception as exc:  # noqa: BLE001 - one figure must not stop the gallery
                 fail(name, exc, "sweep or drawing")
                 continue
@@ -161,9 +170,15 @@ def render(names: list[str] | None = None, *, quality: str = "quick",
         f"{len(tasks)} to compute, {n_points - len(tasks)} cached")
 
     def draw(name: str) -> None:
+        key = render_key(registry[name], quality, plans[name].values())
         try:
+            paths = _written(registry[name], Path(output), key) if not redraw else None
+            if paths is not None:
+                out[name] = paths
+                say(f"[{names.index(name) + 1}/{len(names)}] {name}: up to date -> {paths[0]}")
+                return
             tables = {label: collect_table(plan, root) for label, plan in plans[name].items()}
-            out[name] = _draw(registry[name], quality, Path(output), tables)
+            out[name] = _draw(registry[name], quality, Path(output), tables, key)
         except Exception as exc:  # noqa: BLE001 - one figure must not stop the gallery
             fail(name, exc, "drawing")
             return
@@ -224,25 +239,101 @@ def figure_config_hash(fig_def: Figure, quality: str) -> str:
 
 
 def _render_one(fig_def: Figure, quality: str, output: Path, cache, executor, workers,
-                scheduler, force, progress) -> list[Path]:
+                scheduler, force, progress, redraw=False) -> list[Path]:
     """Run one figure's sweeps and write its PNG and PDF (see :func:`render`)."""
     from ..sweep import run_sweep
+    from ..sweep.cache import Cache
+    from ..sweep.run import plan_sweep
 
     tables = {}
+    plans = []
+    root = str(Cache(cache).root)
     for label, spec in fig_def.sweeps(quality).items():
         tables[label] = run_sweep({"name": f"{fig_def.name}:{label}", **spec}, cache=cache,
                                   executor=executor, workers=workers, scheduler=scheduler,
                                   force=force, progress=progress)
-    return _draw(fig_def, quality, output, tables)
+        plans.append(plan_sweep({"name": f"{fig_def.name}:{label}", **spec}, root))
+    key = render_key(fig_def, quality, plans)
+    if not redraw and (paths := _written(fig_def, output, key)) is not None:
+        return paths
+    return _draw(fig_def, quality, output, tables, key)
 
 
-def _draw(fig_def: Figure, quality: str, output: Path, tables: dict) -> list[Path]:
+@functools.cache
+def _tree_hash(root: str) -> str:
+    """sha256 of every ``.py`` file under ``root`` (names and contents)."""
+    h = hashlib.sha256()
+    base = Path(root)
+    for path in sorted(base.rglob("*.py")):
+        h.update(str(path.relative_to(base)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _drawing_source(fig_def: Figure) -> str:
+    """What a figure's drawing depends on: statmech's whole source, the whole source of the
+    package defining the plot function (or the function's own source, for ``__main__``)."""
+    import inspect
+
+    import matplotlib
+
+    parts = [_tree_hash(str(Path(__file__).resolve().parents[1])), matplotlib.__version__]
+    module = inspect.getmodule(fig_def.plot)
+    top = module.__name__.split(".")[0] if module is not None else "__main__"
+    if top in ("__main__", "__mp_main__"):
+        try:
+            parts.append(inspect.getsource(fig_def.plot))
+        except (OSError, TypeError):
+            parts.append(repr(fig_def.plot))
+    elif top != "statmech":
+        pkg = sys.modules[top]
+        pkg_file = getattr(pkg, "__file__", None)
+        if pkg_file and hasattr(pkg, "__path__"):
+            parts.append(_tree_hash(str(Path(pkg_file).resolve().parent)))
+        elif pkg_file:
+            parts.append(hashlib.sha256(Path(pkg_file).read_bytes()).hexdigest())
+    return "|".join(parts)
+
+
+def render_key(fig_def: Figure, quality: str, plans) -> str:
+    """16 hex digits identifying a drawing: the figure's configuration hash, the cache keys of
+    its points (data, package version and computation source), its drawing code and the
+    matplotlib version (:func:`render`)."""
+    keys = sorted(k for plan in plans for k in plan.keys)
+    text = "|".join([figure_config_hash(fig_def, quality), quality, *keys,
+                     _drawing_source(fig_def)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _written(fig_def: Figure, output: Path, key: str) -> list[Path] | None:
+    """The figure's [png, pdf] if both exist in ``output`` and carry render key ``key``."""
+    from PIL import Image
+
+    png, pdf = Path(output) / f"{fig_def.name}.png", Path(output) / f"{fig_def.name}.pdf"
+    if not (png.is_file() and pdf.is_file()):
+        return None
+    try:
+        with Image.open(png) as im:
+            if im.text.get("statmech:render_key") != key:
+                return None
+        with open(pdf, "rb") as f:
+            if f"statmech:render_key={key}".encode() not in f.read():
+                return None
+    except OSError:
+        return None
+    return [png, pdf]
+
+
+def _draw(fig_def: Figure, quality: str, output: Path, tables: dict,
+          key: str | None = None) -> list[Path]:
     """Draw a figure from its sweeps' tables and write its PNG and PDF, with the figure's
-    configuration hash in their metadata."""
+    configuration hash (and render key) in their metadata."""
     from ..style import save_figure
 
     config_hash = figure_config_hash(fig_def, quality)
     fig = fig_def.plot(tables, quality)
     meta = {"Title": f"statmech-pruning: {fig_def.name}", "Description": fig_def.description,
             "statmech:config_hash": config_hash, "statmech:quality": quality}
+    if key is not None:
+        meta["statmech:render_key"] = key
     return save_figure(fig, output, fig_def.name, meta)  # closes the figure

@@ -109,3 +109,24 @@ def test_point_reporter_hears_every_bar_and_bars_stay_silent():
             bar.update(1)
     assert heard[0] == ("inner", 0.5) and heard[-1] == ("inner", 1.0)
     assert stream.getvalue() == ""
+
+
+def test_up_to_date_figures_are_not_drawn_again(tmp_path):
+    """A rerun skips a figure whose PNG and PDF carry its current render key; a changed output
+    file, ``redraw`` or a different drawing is drawn again."""
+    kw = dict(output=tmp_path / "f", cache=tmp_path / "c", executor="local", workers=2,
+              progress=False)
+    render(["test_pool_b"], log=None, **kw)
+    png = tmp_path / "f" / "test_pool_b.png"
+    first = png.stat().st_mtime_ns
+    lines = []
+    render(["test_pool_b"], log=lines.append, **kw)
+    assert any("test_pool_b: up to date" in line for line in lines)
+    assert png.stat().st_mtime_ns == first
+    lines = []
+    render(["test_pool_b"], log=lines.append, redraw=True, **kw)
+    assert any("test_pool_b: drawn" in line for line in lines)
+    (tmp_path / "f" / "test_pool_b.pdf").write_bytes(b"%PDF-1.4 not ours")
+    lines = []
+    render(["test_pool_b"], log=lines.append, **kw)
+    assert any("test_pool_b: drawn" in line for line in lines)
