@@ -97,3 +97,12 @@ def test_one_version_string() -> None:
     cff = (ROOT / "CITATION.cff").read_text()
     m = re.search(r"^version:\s*(\S+)", cff, re.M)
     assert m is None or m.group(1).strip("'\"") == statmech.__version__
+
+
+def test_citation_names_the_current_version_of_the_seed_paper() -> None:
+    """arXiv 2006.16617 v3 (UAI 2021) is the current version: its title and five authors."""
+    cff = (ROOT / "CITATION.cff").read_text()
+    assert 'title: "Statistical Mechanical Analysis of Neural Network Pruning"' in cff
+    for name in ("Acharyya", "Chattoraj", "Zhang", "Das", "Štefankovič"):
+        assert f"family-names: {name}" in cff
+    assert "arXiv:2006.16617v3" in cff and "year: 2021" in cff
