@@ -20,7 +20,12 @@ import numpy as np
 
 from .._validation import Boolean, InstanceOf, Integer, InvalidParameterError, Options, Real
 from ..activations import ACTIVATIONS
-from ..fixed_points import critical_learning_rate, escape_time, plateau_height
+from ..fixed_points import (
+    _escape_trajectory,
+    critical_learning_rate,
+    escape_time,
+    plateau_height,
+)
 from ..ode import integrate
 from ..order_parameters import OrderParameters
 from ..pruning import PRUNING_METHODS, matched_edges, prune_theory
@@ -93,7 +98,14 @@ def integrate_point(config: dict, seed: int):
     "K": _POS_INT, "eta": _POS_REAL, "init_N": _POS_INT, "alpha_max": _POS_REAL,
     "replicate": _REPLICATE})
 def fixed_points_point(config: dict, seed: int):
-    """Plateau height, escape time (ODE from a random start at size init_N) and η_c."""
+    """Plateau height, escape time (ODE from a random start at size init_N) and η_c.
+
+    The ODE is ``integrate(..., on_divergence="mask")`` on 600 outputs up to ``alpha_max``
+    until the escape time is determined, then a stiff solver finishes it
+    (:func:`statmech.fixed_points._escape_trajectory`): the escape time is ``integrate``'s
+    exactly; ``diverged`` and ``eg_final`` (ε_g at ``alpha_max``) agree with it to the ODE
+    tolerance.
+    """
     K, eta = int(config["K"]), float(config["eta"])
     eta_c = critical_learning_rate(K)
     try:
@@ -103,7 +115,7 @@ def fixed_points_point(config: dict, seed: int):
     op0 = OrderParameters.random(K, K, int(config["init_N"]), seed=seed)
     op0 = OrderParameters(op0.Q, op0.R, op0.T, v=np.ones(K), v_star=np.ones(K))
     alpha = _alpha_grid(float(config["alpha_max"]), 600)
-    traj = integrate(op0, eta=eta, alpha=alpha, on_divergence="mask")
+    traj = _escape_trajectory(op0, eta=eta, alpha=alpha, threshold=0.5 * plateau)
     diverged = str(np.asarray(traj.status).reshape(-1)[0]) != "ok"
     esc = float("nan")
     if not diverged and np.isfinite(plateau):
