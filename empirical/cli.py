@@ -47,7 +47,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {"hidden": (100,), "activation": "sigmoid", "in
 DATA_HELP = ("'digits' (scikit-learn's bundled digits), 'mnist1d' (the mnist1d generator), "
              "'mnist:DIR' (MNIST IDX files in DIR) or 'cifar10:DIR' (CIFAR-10 python batches)")
 
-#: The teacher–student part of ``empirical compare`` (CPU-sized; about 2 minutes on 2 cores).
+#: The teacher–student part of ``empirical compare`` (CPU-sized; seconds on 2 cores).
 TS_DEFAULTS: dict[str, Any] = {"N": 200, "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5,
                                "alpha": 50.0, "noise": 0.25, "seeds": (0, 1, 2),
                                "levels": (1, 3, 5), "n_masks": 40, "n_samples": 4000}
@@ -473,7 +473,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if not args.skip_teacher_student:
         t0 = time.perf_counter()
         ts = dict(TS_DEFAULTS, N=args.ts_N, seeds=tuple(range(args.ts_seeds)))
-        table = teacher_student_table(methods=tuple(args.methods), **ts)
+        table = teacher_student_table(methods=tuple(args.methods), progress=progress, **ts)
         timings["teacher_student_s"] = round(time.perf_counter() - t0, 1)
         table["z"] = (table.eg_measured - table.theory_finite_n) / table.eg_measured_se
         table.to_csv(out / "teacher_student.csv", index=False)

@@ -5,18 +5,22 @@ one hidden layer pruned by every method at matched levels, with and without rewe
 optionally fine-tuned, test error against the share of the network's parameters kept, over
 several seeds; :func:`summarise` gives mean ± std over seeds.
 
-:func:`teacher_student_table` (the issue's comparison (a)): torch students trained by online SGD
-with the theory's scalings (:func:`empirical.training.train_online`), their order parameters
-measured, every method at the matched node ↔ edge levels applied to the torch weights
-(:func:`empirical.pruning.prune_committee`), the pruned ½·MSE measured on fresh samples against
-the noiseless teacher (and against noisy labels, beside ε_g + σ²/2), and the prediction of
+:func:`teacher_student_table` (comparison (a)): torch students trained by online SGD
+with the theory's scalings (:func:`empirical.training.train_online`; all seeds trained at once
+as one ensemble), their order parameters measured, every method at the matched node ↔ edge
+levels applied to the torch weights (:func:`empirical.pruning.prune_committee`), the pruned
+½·MSE measured on fresh samples against the noiseless teacher (and against noisy labels, beside
+ε_g + σ²/2; :func:`empirical.pruning.measure_losses`, its inputs shared by all the methods and
+levels of one seed, see :func:`teacher_student_table`), and the prediction of
 :func:`statmech.prune_theory` (large N from the order parameters; finite N from the weights for
 edge methods).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -34,11 +38,11 @@ from statmech._validation import (
     validate_params,
 )
 
-from ._checks import DEVICE, PATH, check_device, check_sequence
+from ._checks import DEVICE, PATH, check_device, check_sequence, mlp_parameter_count
 from .data import Dataset
 from .fit import OPTIMIZERS, train_classifier
 from .models import ACTIVATIONS, INITS, CommitteeMachine, order_parameters
-from .pruning import METHOD_NAMES, measure_loss, prune_committee
+from .pruning import METHOD_NAMES, prune_committee
 from .training import train_online
 
 SEQUENCE = [InstanceOf((list, tuple), "a non-empty list or tuple")]
@@ -53,48 +57,113 @@ METHODS = ("random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitud
 @validate_params({"N": [Integer(1)], "K": [Integer(1)], "M": [Integer(1)], "v_star": [Real()],
                   "eta": [Real(0.0, closed="neither")], "alpha": [Real(0.0, closed="neither")],
                   "noise": [Real(0.0)], "seeds": SEQUENCE, "levels": SEQUENCE,
-                  "methods": SEQUENCE, "n_masks": [Integer(1)], "n_samples": [Integer(1)]},
+                  "methods": SEQUENCE, "n_masks": [Integer(1)], "n_samples": [Integer(1)],
+                  "progress": [None, Boolean()]},
                  func_name="teacher_student_table")
 def teacher_student_table(*, N: int = 200, K: int = 6, M: int = 2, v_star: float = 4.0,
                           eta: float = 0.5, alpha: float = 50.0, noise: float = 0.0,
                           seeds: tuple[int, ...] = (0, 1, 2), levels: tuple[int, ...] = (1, 3, 5),
                           methods: tuple[str, ...] = METHODS, n_masks: int = 10,
-                          n_samples: int = 4000) -> Any:
+                          n_samples: int = 4000, progress: bool | None = None) -> Any:
     """Measured pruned loss of trained torch students against theory (module docstring).
 
-    Returns a pandas DataFrame with one row per seed, method and level: ``keep``,
-    ``eg_measured`` (± ``eg_measured_se``, the standard error over masks, which includes the
-    sampling noise; use a few dozen masks, since a discrete kept-set distribution makes the SE of
-    a handful of masks unreliable), ``loss_noisy_measured``, ``theory`` (large N),
-    ``theory_finite_n``, ``theory_noisy`` (= finite-N ε_g + σ²/2) and ``eg_unpruned``.
+    For every seed s: a teacher (M units, weights N(0, 1) from ``default_rng(s)``, second-layer
+    weights v*) and a student (K units, v from the same generator, W from torch seed s + 1000,
+    :class:`~empirical.models.CommitteeMachine`'s default) trained by
+    :func:`~empirical.training.train_online` for α·N steps on the data of seed s + 2000. The
+    students of all the seeds are trained together as one ensemble (one torch model, member e
+    with its own teacher and its own data stream), which gives each seed the same student as a
+    run with that seed alone. Every method prunes the student ``n_masks`` times at every level
+    (seed s + 3000; node methods keep k units, edge methods the matched number of edges per
+    unit), and the pruned ½·MSE is measured on ``n_samples`` Gaussian inputs per mask (seed
+    s + 4000, :func:`~empirical.pruning.measure_losses`).
+
+    The inputs: mask m of every (method, level) is measured on the same input set x_m, and
+    the noiseless and noisy losses on the same inputs (the noisy labels add σ z_m); different
+    masks have independent input sets, all drawn in one call per chunk. Within one row the
+    masks and their input sets are independent and identically distributed, so the per-mask
+    losses are i.i.d. and ``eg_measured_se`` = std over masks (ddof 1) / √n_masks is an honest
+    standard error of ``eg_measured`` for the row's estimand, the mask-averaged ε_g of that
+    trained student — it includes both the mask-to-mask spread and the finite-sample noise.
+    The shared inputs correlate different rows of one seed (common random numbers: their
+    differences are measured more precisely), which leaves every row's own SE unchanged; the
+    family-wise (Bonferroni) threshold ``empirical compare`` prints holds under any such
+    dependence. Seeds are independent of each other.
+
+    Parameters
+    ----------
+    N, K, M, v_star, eta, alpha, noise
+        Input dimension, student and teacher units, teacher second-layer weights, learning
+        rate, training time α (steps = α·N) and the label-noise standard deviation σ.
+    seeds, levels, methods
+        Seeds, kept units k (1 <= k <= K) and pruning methods.
+    n_masks, n_samples
+        Masks per (method, level), and test inputs per mask. Use a few dozen masks: a discrete
+        kept-set distribution makes the SE of a handful of masks unreliable.
+    progress : bool, optional
+        Progress bars (training: SGD steps; then the comparisons measured), shown on a
+        terminal by default and as plain lines where :func:`statmech._progress.
+        plain_progress_lines` asks for them (the command-line tools).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per seed, method and level: ``keep``, ``eg_measured`` (± ``eg_measured_se``),
+        ``loss_noisy_measured``, ``theory`` (large N, from the order parameters),
+        ``theory_finite_n`` (from the weights for edge methods), ``theory_noisy``
+        (= finite-N ε_g + σ²/2) and ``eg_unpruned``.
     """
     import pandas as pd
+    import torch
+
+    from statmech._progress import ProgressBar
+
+    from .pruning import measure_losses
 
     func = "teacher_student_table"
     seeds = check_sequence(seeds, "seeds", func, [Integer(0)])
     levels = check_sequence(levels, "levels", func, [Integer(1, K)])
     methods = check_sequence(methods, "methods", func, [Options(METHOD_NAMES)])
-    rows = []
+    E = len(seeds)
+    teacher_W, student_W, student_v = [], [], []
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        teacher = CommitteeMachine(N, M, W=rng.standard_normal((M, N)), v=np.full(M, v_star),
-                                   train_second_layer=False)
-        student = CommitteeMachine(N, K, v=rng.standard_normal(K), seed=seed + 1000)
-        train_online(student, teacher, eta=eta, steps=int(round(alpha * N)), noise=noise,
-                     seed=seed + 2000)
-        op = order_parameters(student, teacher)
-        W = student.W[0].detach().double().numpy()
-        Ws = teacher.W[0].detach().double().numpy()
-        eg0 = float(statmech.generalization_error(op))
-        for method in methods:
-            node = method.endswith("node")
-            for k in levels:
+        teacher_W.append(rng.standard_normal((M, N)))
+        student_v.append(rng.standard_normal(K))
+        # the default initial weights of a one-seed student (torch generator, seed + 1000)
+        student_W.append(CommitteeMachine(N, K, seed=seed + 1000).W[0].detach())
+    teacher = CommitteeMachine(N, M, ensemble=E, W=np.stack(teacher_W), v=np.full(M, v_star),
+                               train_second_layer=False)
+    student = CommitteeMachine(N, K, ensemble=E, W=torch.stack(student_W),
+                               v=np.stack(student_v))
+    steps = int(round(alpha * N))
+    with ProgressBar(steps, f"teacher-student: training {E} torch student"
+                     f"{'s at once' if E > 1 else ''} (N={N}, K={K})", progress,
+                     unit="SGD steps") as bar:
+        train_online(student, teacher, eta=eta, steps=steps, noise=noise,
+                     seed=[s + 2000 for s in seeds], progress=bar)
+    ops = order_parameters(student, teacher)
+    plan = [(method, k) for method in methods for k in levels]
+    rows = []
+    with ProgressBar(E * len(plan), "teacher-student: pruning and measuring", progress,
+                     unit="comparisons (seed × method × level)") as bar:
+        for e, seed in enumerate(seeds):
+            op = ops if E == 1 else ops[e]
+            W, Ws = student.W[e].detach().double().cpu().numpy(), teacher_W[e]
+            one_teacher = CommitteeMachine(N, M, W=Ws, v=np.full(M, v_star),
+                                           train_second_layer=False)
+            eg0 = float(statmech.generalization_error(op))
+            pruned, keeps = [], []
+            for method, k in plan:
+                node = method.endswith("node")
                 keep = k if node else statmech.matched_edges(k, K, N, round_up=True)
-                pruned, _ = prune_committee(student, method, keep=keep, n_masks=n_masks,
-                                            seed=seed + 3000)
-                eg = measure_loss(pruned, teacher, n_samples=n_samples, seed=seed + 4000)
-                noisy = measure_loss(pruned, teacher, n_samples=n_samples, noise=noise,
-                                     seed=seed + 5000) if noise > 0 else eg
+                pruned.append(prune_committee(student, method, keep=keep, member=e,
+                                              n_masks=n_masks, seed=seed + 3000)[0])
+                keeps.append(keep)
+            clean, noisy = measure_losses(pruned, one_teacher, n_samples=n_samples,
+                                          noise=noise, seed=seed + 4000)
+            for (method, k), keep, eg, loss in zip(plan, keeps, clean, noisy, strict=True):
+                node = method.endswith("node")
                 th = statmech.prune_theory(op, method, keep, N=N)
                 th_n = th if node else statmech.prune_theory(op, method, keep, weights=W,
                                                              teacher_weights=Ws)
@@ -103,11 +172,48 @@ def teacher_student_table(*, N: int = 200, K: int = 6, M: int = 2, v_star: float
                     "eg_measured": float(eg.mean()),
                     "eg_measured_se": float(eg.std(ddof=1) / np.sqrt(eg.size)) if eg.size > 1
                     else float("nan"),
-                    "loss_noisy_measured": float(noisy.mean()),
+                    "loss_noisy_measured": float(loss.mean()),
                     "theory": th.mean_eg, "theory_finite_n": th_n.mean_eg,
                     "theory_noisy": th_n.mean_eg + noise**2 / 2, "eg_unpruned": eg0,
                 })
+            bar.update(len(plan))
     return pd.DataFrame(rows)
+
+
+#: Networks of at most this many parameters are trained and pruned by :func:`real_data_table`
+#: on one thread (see :func:`_one_thread`).
+SMALL_NETWORK = 2**17
+
+
+@contextlib.contextmanager
+def _one_thread(enabled: bool = True) -> Iterator[None]:
+    """Inside the block (when ``enabled``): one torch intra-op thread and one BLAS/OpenMP
+    thread (through ``threadpoolctl`` when installed; scikit-learn brings it), restored after.
+
+    For small networks (the digits MLP 64-100-10: mini-batches of 32, 64×64 eigenproblems in
+    the DPP samplers) every operation is too small for a second thread to pay for waking it.
+    On a busy 2-core machine (other processes running) one digits seed of
+    :func:`real_data_table` took 30–50 s on two threads and 3–3.7 s on one, with identical
+    results.
+    """
+    if not enabled:
+        yield
+        return
+    import torch
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - torch alone is limited
+        limits: Any = contextlib.nullcontext()
+    else:
+        limits = threadpool_limits(limits=1)
+    old = torch.get_num_threads()
+    with limits:
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(old)
 
 
 #: Defaults of :func:`real_data_table` for scikit-learn's digits (justified in the README:
@@ -196,7 +302,10 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
         Train in float64 (default; float32 for large networks).
     node_levels : {"matched", "fraction"}
         Node methods keep the parameter-matched number of units (default), or ⌈p·H⌉ units, as
-        the seed paper's May-2020 real-data runs (``published_results.md`` §5.4).
+        the seed paper's May-2020 real-data runs (``docs/seed_paper.md`` §3.4).
+
+    Networks of at most :data:`SMALL_NETWORK` parameters (the digits default has 7,510) are
+    trained and pruned with one torch thread and one BLAS thread (:func:`_one_thread`).
 
     Returns
     -------
@@ -259,7 +368,9 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
             if not (rw and m == "spectral_node") for p in fractions]
     from statmech._progress import ProgressBar
 
-    with ProgressBar(len(seeds) * (len(plan) + 1), "real-data pruning", progress) as bar:
+    small = mlp_parameter_count(sizes) <= SMALL_NETWORK
+    with ProgressBar(len(seeds) * (len(plan) + 1), "real-data pruning", progress) as bar, \
+            _one_thread(small):
         for seed in seeds:
             net = MLP(sizes, activation=activation, init=init, seed=seed)
             net = net.double() if double else net

@@ -1,6 +1,6 @@
 """PyTorch networks: the committee machine with the theory's scalings, and plain MLPs.
 
-:class:`CommitteeMachine` is the two-layer network of ``ode_theory.md`` §1.1: fields
+:class:`CommitteeMachine` is the two-layer network of ``docs/ode_theory.md`` §1.1: fields
 λ_k = w_k·x/√N, output ŷ = Σ_k v_k g(λ_k) with g(x) = erf(x/√2) (or ReLU, linear), no biases. It
 holds E independent networks at once (weights (E, K, N) and (E, K)), so one forward/backward pass
 trains a whole ensemble. :func:`order_parameters` reads Q, R, T, v, v* off a student and a teacher

@@ -17,7 +17,7 @@
   intercept* (centred activations; the means go to the bias); otherwise reweighting and
   reconstruction fold nothing into the bias (no intercept, as the reference implementation);
 * edge methods with ``reweight="preactivations"`` refit each unit's kept incoming weights to
-  the removed inputs' contribution over the data (``pruning_theory.md`` §3.4, Edge; no
+  the removed inputs' contribution over the data (``docs/pruning_theory.md`` §2.7; no
   intercept).
 
 Parameter counts include biases.
@@ -26,6 +26,7 @@ Parameter counts include biases.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import numpy as np
@@ -47,9 +48,10 @@ from statmech._validation import (
     validate_params,
 )
 
-from .models import MLP, CommitteeMachine, _g
+from .models import ACTIVATIONS, MLP, CommitteeMachine, _g
 
-__all__ = ["layer_statistics", "prune_mlp", "count_parameters", "prune_committee", "measure_loss"]
+__all__ = ["layer_statistics", "prune_mlp", "count_parameters", "prune_committee", "measure_loss",
+           "measure_losses"]
 
 FOLDS = ("mean", "bias", "none")
 METHOD_NAMES = tuple(statmech.PRUNING_METHODS)
@@ -282,33 +284,147 @@ def prune_committee(student: Any, method: str, *, keep: Any, member: int = 0,
     return pruned, res
 
 
+#: Input numbers (members × samples × N) drawn at once by :func:`measure_losses`: 2²² float64
+#: numbers are 32 MiB, enough to amortise each call and small enough to stay out of the way.
+MEASURE_BLOCK = 2**22
+
+
+def _check_pair(students: list, teacher: Any, func: str) -> None:
+    N, E = students[0].N, students[0].E
+    for i, s in enumerate(students):
+        if s.N != N or s.E != E:
+            raise InvalidParameterError.build(
+                func, "students", f"CommitteeMachines with one N and one number of members "
+                f"(the first has N = {N}, {E} members)",
+                f"entry {i} with N = {s.N}, {s.E} members")
+    if teacher.N != N or teacher.E not in (1, E):
+        raise InvalidParameterError.build(
+            func, "teacher", f"a CommitteeMachine with N = {N} and 1 or {E} members (the "
+            "student's)", f"N = {teacher.N}, {teacher.E} members")
+
+
+@validate_params({"students": [InstanceOf((list, tuple), "a non-empty list of "
+                                          "CommitteeMachines")],
+                  "teacher": [InstanceOf(CommitteeMachine)], "n_samples": [Integer(1)],
+                  "noise": [Real(0.0)], "seed": [Integer(0)], "chunk": [None, Integer(1)]},
+                 func_name="measure_losses")
+@torch.no_grad()
+def measure_losses(students: Any, teacher: Any, n_samples: int = 10_000, noise: float = 0.0,
+                   seed: int = 0, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """½·MSE of every member of several students against one teacher, on common inputs.
+
+    The design (what makes each per-member loss an independent draw, and what is shared):
+
+    * member e of a student (e.g. pruning mask e) is measured on its own inputs x_e: E
+      independent sets of ``n_samples`` Gaussian inputs x ~ N(0, I_N), drawn together (one
+      ``torch.randn`` call per chunk of samples, from one generator seeded by ``seed``);
+    * member e of *every* student in ``students`` sees the same x_e (and, for the noisy loss,
+      the same label noise z_e): common random numbers across students, so the inputs are
+      drawn once for all the students instead of once per student.
+
+    So within one student the E losses are independent and identically distributed whenever
+    its members are (e.g. masks drawn independently): their standard deviation over members,
+    divided by √E, is an honest standard error of their mean, including the input-sampling
+    noise. Losses of different students (and the noiseless and noisy losses) are correlated
+    through the shared inputs, which changes no student's own standard error; a statement
+    about several students at once needs a method valid under dependence (e.g. Bonferroni).
+
+    Parameters
+    ----------
+    students : list of CommitteeMachine
+        Students with one input dimension N and one number of members E (any widths).
+    teacher : CommitteeMachine
+        One member (shared) or E members (member e labels member e's inputs).
+    n_samples : int
+        Inputs per member.
+    noise : float
+        Output-noise standard deviation σ of the noisy labels y + σ z.
+    seed : int
+        Seed of the inputs and the label noise.
+    chunk : int, optional
+        Samples per member drawn at once (default: :data:`MEASURE_BLOCK` numbers in all). The
+        draws, and so the results, depend on it.
+
+    Returns
+    -------
+    (clean, noisy) : ndarray (S, E), ndarray (S, E)
+        Per student and member, the ½·MSE against the noiseless teacher (estimates ε_g) and
+        against the noisy labels (estimates ε_g + σ²/2; equal to ``clean`` when σ = 0).
+    """
+    func = "measure_losses"
+    students = list(students)
+    if not students or not all(isinstance(s, CommitteeMachine) for s in students):
+        raise InvalidParameterError.build(func, "students",
+                                          "a non-empty list of CommitteeMachines", students)
+    _check_pair(students, teacher, func)
+    first = students[0]
+    N, E = first.N, first.E
+    dt, dev = first.W.dtype, first.W.device
+    if chunk is None:
+        chunk = max(1, MEASURE_BLOCK // (E * N))
+    # One matrix of every student's rows and the teacher's, grouped by activation: the fields
+    # of all of them come from one batched product per chunk (the inputs are read once), each
+    # activation is applied once, and one more product with a block matrix of the second-layer
+    # weights gives every network's output (column S: the teacher's).
+    nets = [*students, teacher]
+    order = sorted(range(len(nets)), key=lambda j: ACTIVATIONS.index(nets[j].activation))
+    rows = [nets[j].K for j in order]
+    R, S = sum(rows), len(students)
+    W_all = torch.cat([nets[j].W.to(dt).expand(E, -1, -1) for j in order], dim=1)
+    W_all = W_all.transpose(1, 2) / math.sqrt(N)  # (E, N, R)
+    V = torch.zeros((E, R, S + 1), dtype=dt, device=dev)
+    groups: list[tuple[str, int, int]] = []  # (activation, first row, end row)
+    r = 0
+    for j, k in zip(order, rows, strict=True):
+        V[:, r:r + k, j] = nets[j].v.to(dt).expand(E, -1)
+        act = nets[j].activation
+        if groups and groups[-1][0] == act:
+            groups[-1] = (act, groups[-1][1], r + k)
+        else:
+            groups.append((act, r, r + k))
+        r += k
+    gen = torch.Generator(device=dev).manual_seed(int(seed))
+    clean = torch.zeros((E, S), dtype=dt, device=dev)
+    noisy = torch.zeros_like(clean)
+    done = 0
+    while done < n_samples:
+        b = min(chunk, n_samples - done)
+        x = torch.randn((E, b, N), generator=gen, dtype=dt, device=dev)
+        # the label noise is drawn whatever σ (1/N of the draws), so the inputs, and the
+        # noiseless losses, do not depend on σ
+        z = torch.randn((E, b, 1), generator=gen, dtype=dt, device=dev)
+        fields = torch.matmul(x, W_all)  # (E, b, R)
+        acts = torch.cat([_g(a, fields[..., r0:r1]) for a, r0, r1 in groups], dim=-1) \
+            if len(groups) > 1 else _g(groups[0][0], fields)
+        out = torch.matmul(acts, V)  # (E, b, S + 1)
+        diff = out[..., :S] - out[..., S:]
+        clean += 0.5 * (diff**2).sum(1)
+        if noise > 0:
+            noisy += 0.5 * ((diff - noise * z) ** 2).sum(1)
+        done += b
+    clean, noisy = clean.T, noisy.T  # (S, E)
+    clean = (clean / n_samples).cpu().numpy()
+    return clean, ((noisy / n_samples).cpu().numpy() if noise > 0 else clean.copy())
+
+
 @validate_params({"student": [InstanceOf(CommitteeMachine)],
                   "teacher": [InstanceOf(CommitteeMachine)], "n_samples": [Integer(1)],
-                  "noise": [Real(0.0)], "seed": [Integer(0)], "chunk": [Integer(1)]},
+                  "noise": [Real(0.0)], "seed": [Integer(0)], "chunk": [None, Integer(1)]},
                  func_name="measure_loss")
-@torch.no_grad()
 def measure_loss(student: Any, teacher: Any, n_samples: int = 10_000, noise: float = 0.0,
-              seed: int = 0, chunk: int = 2000) -> np.ndarray:
+                 seed: int = 0, chunk: int | None = None) -> np.ndarray:
     """½·MSE of every member against the teacher on fresh Gaussian inputs (E,).
 
     With ``noise`` = 0 this estimates ε_g (against noiseless teacher outputs); with σ > 0 the
     labels carry output noise and the expectation is ε_g + σ²/2. Every member gets its own
-    inputs; the teacher may have one member (shared) or as many as the student.
+    inputs (all members' inputs are drawn in one call per chunk): the members' losses are
+    independent when the members are. The teacher may have one member (shared) or as many as
+    the student. One student of :func:`measure_losses`, which also gives both losses at once.
     """
     if teacher.N != student.N or teacher.E not in (1, student.E):
         raise InvalidParameterError.build(
             "measure_loss", "teacher", f"a CommitteeMachine with N = {student.N} and 1 or "
             f"{student.E} members (the student's)", f"N = {teacher.N}, {teacher.E} members")
-    gen = torch.Generator(device=student.W.device).manual_seed(int(seed))
-    total = torch.zeros(student.E, dtype=student.W.dtype, device=student.W.device)
-    done = 0
-    while done < n_samples:
-        b = min(chunk, n_samples - done)
-        x = torch.randn((student.E, b, student.N), generator=gen, dtype=student.W.dtype,
-                        device=student.W.device)
-        y = teacher(x)  # a one-member teacher broadcasts over the student's members
-        if noise > 0:
-            y = y + noise * torch.randn(y.shape, generator=gen, dtype=y.dtype, device=y.device)
-        total += 0.5 * ((student(x) - y) ** 2).sum(1)
-        done += b
-    return (total / n_samples).cpu().numpy()
+    clean, noisy = measure_losses([student], teacher, n_samples=n_samples, noise=noise,
+                                  seed=seed, chunk=chunk)
+    return noisy[0] if noise > 0 else clean[0]

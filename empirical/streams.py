@@ -14,6 +14,7 @@ the same generator, for mini-batch training on a fixed data set.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,23 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return names[dtype]
 
 
+def _is_seed(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= 0
+
+
+def _member_roots(seed: Any, E: int) -> int | list[int]:
+    """The root seed (an int), or one root seed per member (a list of E ints), or
+    :class:`InvalidParameterError` naming ``seed``."""
+    if _is_seed(seed):
+        return int(seed)
+    if isinstance(seed, list | tuple | np.ndarray) and len(seed) == E \
+            and all(_is_seed(s) for s in seed):
+        return [int(s) for s in seed]
+    raise InvalidParameterError(f"The 'seed' parameter of TeacherStudentStream must be an "
+                                f"int >= 0 or a sequence of {E} ints >= 0 (one per member). "
+                                f"Got {seed!r}.")
+
+
 class TeacherStudentStream:
     """Fresh mini-batches (x (E, B, N), y (E, B)) labelled by a teacher committee machine.
 
@@ -52,14 +70,19 @@ class TeacherStudentStream:
         Samples per step B >= 1.
     noise : float
         Output-noise standard deviation σ >= 0 added to the labels.
-    seed : int
+    seed : int or sequence of int
         Root seed; the streams are those of :func:`statmech.simulate` with the same seed.
+        A sequence gives one root seed per member (length E): member e then sees the streams
+        of member 0 of ``simulate(..., seed=seed[e])``, so a batch of independent runs (e.g.
+        the seeds of :func:`empirical.compare.teacher_student_table`) draws exactly what each
+        run would draw alone.
 
     Iterating yields one step's batch at a time (forever); :meth:`next_batch` does the same.
     """
 
     def __init__(self, teacher: CommitteeMachine, *, ensemble: int | None = None,
-                 batch_size: int = 1, noise: float = 0.0, seed: int = 0) -> None:
+                 batch_size: int = 1, noise: float = 0.0,
+                 seed: int | Sequence[int] = 0) -> None:
         E = teacher.E if ensemble is None else ensemble
         if isinstance(E, bool) or not isinstance(E, int | np.integer) or E < 1:
             raise InvalidParameterError(
@@ -77,15 +100,14 @@ class TeacherStudentStream:
             raise InvalidParameterError(
                 f"The 'noise' parameter of TeacherStudentStream must be a finite "
                              f"float >= 0. Got {noise!r}.")
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise InvalidParameterError(f"The 'seed' parameter of TeacherStudentStream must be an "
-                             f"int >= 0. Got {seed!r}.")
+        roots = _member_roots(seed, int(E))
         self.teacher = teacher
         self.E, self.B, self.N = int(E), int(batch_size), teacher.N
         self.noise = float(noise)
         self._dtype = _dtype_name(teacher.W.dtype)
         self.be = get_backend("torch", teacher.W.device)
-        seeds = member_seeds(np.random.SeedSequence(int(seed)), self.E)
+        seeds = (member_seeds(np.random.SeedSequence(roots), self.E) if isinstance(roots, int)
+                 else [member_seeds(np.random.SeedSequence(r), 1)[0] for r in roots])
         self._gx = self.be.generators([child_seed(s, STREAM_INPUTS) for s in seeds])
         self._gz = (self.be.generators([child_seed(s, STREAM_NOISE) for s in seeds])
                     if self.noise > 0 else None)

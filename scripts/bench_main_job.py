@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: The commit before the newcomer-path work on speed (the state the issue measured).
+#: The commit before the newcomer-path work on speed (the baseline of the speed measurements).
 DEFAULT_BASELINE = "73cd03c"
 
 _RUNNER = """

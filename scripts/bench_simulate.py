@@ -1,4 +1,4 @@
-"""Benchmark of the Monte Carlo engines (issue 3). Prints network-steps per second.
+"""Benchmark of the Monte Carlo engines. Prints network-steps per second.
 
 (a) drawing the inputs alone, with the engine's generator and block layout;
 (b) the full-N engine (``simulate(method="full")``'s stepping) for E = 1, 16, 128;

@@ -1,8 +1,8 @@
 """Fixed points and time scales of the order-parameter ODEs (K = M, T = 𝟙, v = v* = 1).
 
 * :func:`symmetric_plateau` — the unspecialised fixed point that online SGD lingers at
-  (``ode_theory.md`` §3.3). In the ansatz Q_ii = q, Q_ik = c (i ≠ k), R_in = r for all i, n, the
-  symmetric subspace is invariant under the flow. We integrate the flow restricted to it from an
+  (``docs/ode_theory.md`` §3.3). In the ansatz Q_ii = q, Q_ik = c (i ≠ k), R_in = r for all i, n,
+  the symmetric subspace is invariant under the flow. We integrate the flow restricted to it from an
   unspecialised start with q ≠ c, then polish the fixed point with a root finder; q = c is *not*
   imposed (the identical-students manifold q = c is invariant too and carries a different fixed
   point at finite η, which is not the plateau). The result is checked to attract within the
@@ -12,12 +12,12 @@
   evaluated in closed form on the three variables (:func:`_symmetric_flow_erf`, derived from
   the full right-hand side by the permutation symmetry of the ansatz).
 * :func:`critical_learning_rate` — the largest η at which the perfect solution Q = R = T = 𝟙 is
-  linearly stable (``ode_theory.md`` §3.4). At a fixed point of the noiseless flow the right-hand
-  side is η F₁ + (η²/B) F₂, so its Jacobian is η (A + (η/B) B₂); the threshold is the smallest
-  η > 0 at which the largest real part of an eigenvalue of A + (η/B) B₂ reaches zero. A and B₂ are
-  computed by central differences (step 1e-6, error ~1e-11) over the full (Q, R) flow.
+  linearly stable (``docs/ode_theory.md`` §3.4). At a fixed point of the noiseless flow the
+  right-hand side is η F₁ + (η²/B) F₂, so its Jacobian is η (A + (η/B) B₂); the threshold is the
+  smallest η > 0 at which the largest real part of an eigenvalue of A + (η/B) B₂ reaches zero. A
+  and B₂ are computed by central differences (step 1e-6, error ~1e-11) over the full (Q, R) flow.
 * :func:`escape_time` — the first α at which ε_g falls below half the plateau height
-  (``ode_theory.md`` §3.3), by linear interpolation between output times.
+  (``docs/ode_theory.md`` §3.3), by linear interpolation between output times.
   :func:`_escape_trajectory` (the ``fixed_points`` sweep computation) is
   :func:`statmech.integrate` up to the point where the escape time is determined and a stiff
   solver after it.
@@ -220,7 +220,7 @@ def symmetric_plateau(
     """The symmetric (unspecialised) plateau fixed point of the full ODE at finite η.
 
     Soft committee machine with K = M, T = 𝟙, v = v* = 1, no weight decay (module docstring;
-    ``ode_theory.md`` §3.3).
+    ``docs/ode_theory.md`` §3.3).
 
     The flow restricted to the symmetric subspace (erf: the dedicated three-variable form
     :func:`_symmetric_flow_erf`; other activations: the full right-hand side), in time τ = ηα,
@@ -348,7 +348,7 @@ def plateau_height(
     batch_size: int = 1,
     activation: str | tuple = "erf",
 ) -> float:
-    """ε_g at the symmetric plateau (:func:`symmetric_plateau`; ``ode_theory.md`` §3.3)."""
+    """ε_g at the symmetric plateau (:func:`symmetric_plateau`; ``docs/ode_theory.md`` §3.3)."""
     return symmetric_plateau(
         K, eta=eta, noise=noise, batch_size=batch_size, activation=activation
     )[1]
@@ -387,8 +387,8 @@ def critical_learning_rate(
     """Largest η at which the perfect solution Q = R = T = 𝟙 (K = M) is linearly stable.
 
     From the Jacobian of the full (Q, R) flow of the soft committee machine with σ = 0, κ = 0
-    (module docstring; ``ode_theory.md`` §3.4). Saad & Solla's η_max = √3π/(K − 1 + 3/√5) is
-    only an approximation of this value.
+    (module docstring; ``docs/ode_theory.md`` §3.4). Saad & Solla's
+    η_max = √3π/(K − 1 + 3/√5) is only an approximation of this value.
 
     Parameters
     ----------
@@ -432,8 +432,8 @@ def optimal_learning_rate(
     """The η at which the slowest mode near the perfect solution decays fastest.
 
     Returns ``(eta_opt, lambda_slowest)`` where λ_slowest < 0 is the largest real part of the
-    Jacobian's eigenvalues at η_opt (``ode_theory.md`` §3.4): the distance of (Q, R) to the
-    perfect solution decays like exp(λ_slowest α). (ε_g need not decay at 2 λ_slowest: for
+    Jacobian's eigenvalues at η_opt (``docs/ode_theory.md`` §3.4): the distance of (Q, R) to
+    the perfect solution decays like exp(λ_slowest α). (ε_g need not decay at 2 λ_slowest: for
     K = M = 2 the slowest, doubly degenerate modes enter ε_g only quadratically, and a third
     mode, which enters it linearly, decays at a rate close to 2 λ_slowest; measured in the tests.)
     """
@@ -456,7 +456,7 @@ def escape_time(
 ) -> np.ndarray | float:
     """First α at which ε_g falls below ``fraction`` x the plateau height (default ½).
 
-    The definition of ``ode_theory.md`` §3.3. The crossing is located by linear interpolation
+    The definition of ``docs/ode_theory.md`` §3.3. The crossing is located by linear interpolation
     between the two output times around it, so sample α finely enough near the escape. Members
     that never cross from above to below the threshold get NaN.
 

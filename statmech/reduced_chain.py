@@ -28,7 +28,7 @@ normal vector in N − M − K dimensions. Hence, for the batch,
 
     N·G = A Aᵀ + B Bᵀ + Wishart_B(N − M − K, I_B)          (B = 1: |a|² + |b|² + χ²(N − M − K)),
 
-with A (B×M) and B (B×K) the stacked a and b. This is the issue's |x|² = |a|² + |b_S|² +
+with A (B×M) and B (B×K) the stacked a and b. This is the decomposition |x|² = |a|² + |b_S|² +
 χ²(N − M − rank S) with the part of b outside the range of S, an independent χ²(K − rank S), moved
 into the χ² term: the two are equal in law, and the form used here never has to decide a
 numerical rank. The square roots are symmetric eigen-decompositions (negative round-off

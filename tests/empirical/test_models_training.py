@@ -87,3 +87,37 @@ def test_mlp():
     assert sum(p.numel() for p in net.parameters()) == 64 * 32 + 32 + 32 * 10 + 10
     with pytest.raises(ValueError, match="'sizes'"):
         MLP([64])
+
+
+def test_an_ensemble_with_one_seed_per_member_trains_each_member_as_alone():
+    """train_online(seed=[...]) on an E-member student: member e ends where a one-member run
+    with seed[e] ends (to rounding); torch's thread count is restored; the bar counts steps."""
+    import io
+
+    from statmech._progress import ProgressBar
+
+    N, K, M, steps, seeds = 40, 3, 2, 300, [5, 9, 2]
+    rng = np.random.default_rng(3)
+    W, Ws, v = (rng.standard_normal((3, K, N)), rng.standard_normal((3, M, N)),
+                rng.standard_normal((3, K)))
+    student = CommitteeMachine(N, K, ensemble=3, W=W, v=v)
+    teacher = CommitteeMachine(N, M, ensemble=3, W=Ws, train_second_layer=False)
+    threads = torch.get_num_threads()
+    out = io.StringIO()
+    with ProgressBar(steps, "test", enabled=True, stream=out, min_interval=0.0) as bar:
+        train_online(student, teacher, eta=0.6, steps=steps, noise=0.2, seed=seeds,
+                     progress=bar)
+        assert bar.done == steps
+    assert torch.get_num_threads() == threads
+    for e, s in enumerate(seeds):
+        one = CommitteeMachine(N, K, W=W[e], v=v[e])
+        train_online(one, CommitteeMachine(N, M, W=Ws[e], train_second_layer=False), eta=0.6,
+                     steps=steps, noise=0.2, seed=s, progress=False)
+        np.testing.assert_allclose(student.W[e].detach().numpy(), one.W[0].detach().numpy(),
+                                   rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(student.v[e].detach().numpy(), one.v[0].detach().numpy(),
+                                   rtol=1e-12, atol=1e-13)
+    with pytest.raises(ValueError, match="'seed' parameter of train_online"):
+        train_online(student, teacher, eta=0.6, steps=1, seed=[-1, 2, 3])
+    with pytest.raises(ValueError, match="'seed' parameter of train_online"):
+        train_online(student, teacher, eta=0.6, steps=1, seed=[1, 2])  # one per member

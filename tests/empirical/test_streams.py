@@ -74,3 +74,24 @@ def test_teacher_student_dataset():
                                    ds.y_test)
     with pytest.raises(ValueError, match="'n_train' parameter"):
         teacher_student_dataset(teacher, 0)
+
+
+def test_one_seed_per_member_gives_each_member_its_one_member_stream():
+    """seed=[a, b]: member 0 draws what a one-member stream with seed a draws, member 1 what
+    one with seed b draws (how teacher_student_table trains its seeds as one ensemble)."""
+    rng = np.random.default_rng(0)
+    teacher = CommitteeMachine(20, 2, ensemble=2, W=rng.standard_normal((2, 2, 20)),
+                               train_second_layer=False)
+    both = TeacherStudentStream(teacher, batch_size=3, noise=0.2, seed=[7, 4])
+    alone = [TeacherStudentStream(CommitteeMachine(20, 2, W=teacher.W[e].detach(),
+                                                   train_second_layer=False),
+                                  batch_size=3, noise=0.2, seed=s) for e, s in enumerate((7, 4))]
+    for _ in range(both.block_steps + 2):  # across a block boundary
+        x, y = both.next_batch()
+        for e in range(2):
+            xe, ye = alone[e].next_batch()
+            np.testing.assert_array_equal(x[e].numpy(), xe[0].numpy())
+            np.testing.assert_array_equal(y[e].numpy(), ye[0].numpy())
+    for bad in ([1], [1, -1], (1, 2.5), "12"):
+        with pytest.raises(ValueError, match="'seed' parameter of TeacherStudentStream"):
+            TeacherStudentStream(teacher, seed=bad)

@@ -7,15 +7,15 @@ import statmech as sm
 
 
 def _eps_star(K):
-    """η → 0 plateau of Saad & Solla (ode_theory.md §3.3)."""
+    """η → 0 plateau of Saad & Solla (docs/ode_theory.md §3.3)."""
     return (K / np.pi) * (np.pi / 6 - K * np.arcsin(1 / (2 * K)))
 
 
 def test_quoted_eps_star_values():
-    # ode_theory.md §3.3 quotes 0.0116109 (K=2) and 0.0202969 (K=3) [computed]; its own formula
-    # gives 0.01161084 and 0.02029659, i.e. the quoted digits are off by up to 3e-7. We follow
-    # the formula (which our plateau reproduces to 1e-10 below) and only check the quoted values
-    # to that level.
+    # Values of this formula quoted elsewhere to 7 digits, 0.0116109 (K=2) and 0.0202969 (K=3),
+    # differ from the formula's 0.01161084 and 0.02029659 (docs/ode_theory.md §3.3) by up to
+    # 3e-7. We follow the formula (which our plateau reproduces to 1e-10 below) and only check
+    # the quoted values to that level.
     assert _eps_star(2) == pytest.approx(0.0116109, abs=4e-7)
     assert _eps_star(3) == pytest.approx(0.0202969, abs=4e-7)
 
@@ -97,7 +97,7 @@ def test_critical_learning_rate_scales_with_batch_size():
 
 
 def test_critical_learning_rate_is_near_saad_solla_estimate():
-    # Saad & Solla's η_max = √3π/(K − 1 + 3/√5) is an approximation (ode_theory.md §3.4):
+    # Saad & Solla's η_max = √3π/(K − 1 + 3/√5) is an approximation (docs/ode_theory.md §3.4):
     # it should land within a factor 2 of the Jacobian threshold.
     for K in (2, 3, 5):
         approx = np.sqrt(3) * np.pi / (K - 1 + 3 / np.sqrt(5))

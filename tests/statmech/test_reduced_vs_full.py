@@ -1,6 +1,6 @@
 """The exact reduced chain against the full-N engine, in distribution, with negative controls.
 
-The control is the plausible shortcut the issue names: a chain that sets the batch Gram matrix to
+The control is a plausible shortcut: a chain that sets the batch Gram matrix to
 the identity (|x|²/N ≡ 1), right as N → ∞ but wrong at finite N. Both tests must reject it at the
 same family-wise threshold at which they accept the exact chain (N = 10, where the difference is
 largest).

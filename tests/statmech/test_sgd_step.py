@@ -1,7 +1,7 @@
 """One SGD step of each engine against independent, deterministic computations.
 
 * The full-N engine's step equals a hand-written per-member NumPy update (the model of
-  ``ode_theory.md`` §1.1, mini-batch averaged, weight decay, trained v).
+  ``docs/ode_theory.md`` §1.1, mini-batch averaged, weight decay, trained v).
 * The reduced chain's update, fed the fields and Gram matrix of explicit inputs, gives exactly the
   Gram matrices of the explicitly updated weights (the derivation in ``reduced_chain``).
 * The reduced chain's field map (a, b) -> (λ, ρ) reproduces the covariance [[Q, R], [Rᵀ, T]]
