@@ -479,7 +479,9 @@ def run_compare(args: argparse.Namespace) -> int:
         table.to_csv(out / "teacher_student.csv", index=False)
         config["teacher_student"] = {k: list(v) if isinstance(v, tuple) else v
                                      for k, v in ts.items()}
-        plot_teacher_student(table, out)
+        plot_teacher_student(table.assign(**{k: ts[k] for k in ("K", "M", "N", "v_star", "eta",
+                                                                 "alpha")
+                                             if k not in table.columns}), out)
         n = len(table)
         z_crit = float(stats.norm.isf(0.0027 / (2 * n)))
         print(f"teacher-student: {n} comparisons, max |z| = {np.abs(table.z).max():.2f} "

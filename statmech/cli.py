@@ -495,7 +495,7 @@ def _plot(traj, eta, args, M, out: Path) -> list[Path]:
     ax.set_title(f"ODE: K = {args.K}, M = {M}, N = {args.N}, σ = {args.noise:g}, "
                  f"{traj.activation[0]}" + ("\ndotted: symmetric plateau heights" if scm else ""),
                  fontsize=7)
-    fig.legend(loc="outside lower center", ncol=min(4, np.atleast_1d(eta).size),
+    fig.legend(loc="outside lower center", ncol=min(2, np.atleast_1d(eta).size),
                fontsize=6, frameon=False)
     return _save_figure(fig, out, "eg")
 
