@@ -36,11 +36,10 @@ from statmech.paths import output_dir
 # torch, SciPy, pandas and matplotlib are imported by the functions that use them, so that
 # ``empirical --help`` and a mistyped option answer at once (no torch import).
 
-#: The pruning methods of ``empirical compare`` and the training defaults shown in ``--help``;
-#: the same values as empirical.compare.METHODS and REAL_DATA_DEFAULTS (a test checks), kept
-#: here because that module imports torch.
-METHODS = ("random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
-           "dpp_node", "spectral_node")
+#: The pruning methods of ``empirical compare`` (the registry's gallery methods) and the
+#: training defaults shown in ``--help``; the same values as empirical.compare.METHODS and
+#: REAL_DATA_DEFAULTS (a test checks), kept here because that module imports torch.
+METHODS = statmech.method_names(gallery=True)
 TRAIN_DEFAULTS: dict[str, Any] = {"hidden": (100,), "activation": "sigmoid", "init": "xavier",
                                   "epochs": 40, "batch_size": 32}
 

@@ -50,8 +50,8 @@ SEQUENCE = [InstanceOf((list, tuple), "a non-empty list or tuple")]
 __all__ = ["teacher_student_table", "real_data_table", "summarise", "REAL_DATA_DEFAULTS",
            "node_count_for_edges"]
 
-METHODS = ("random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
-           "dpp_node", "spectral_node")
+#: The methods compared: the registry's gallery methods, in display order.
+METHODS = statmech.method_names(gallery=True)
 
 
 @validate_params({"N": [Integer(1)], "K": [Integer(1)], "M": [Integer(1)], "v_star": [Real()],
@@ -365,7 +365,7 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
     X_stats = data.X_train
     rows: list[dict[str, Any]] = []
     plan = [(m, rw, p) for rw in reweight for m in methods
-            if not (rw and m == "spectral_node") for p in fractions]
+            if not (rw and statmech.PRUNING_METHODS[m].reconstructs) for p in fractions]
     from statmech._progress import ProgressBar
 
     small = mlp_parameter_count(sizes) <= SMALL_NETWORK
@@ -398,8 +398,9 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
                     keep = node_count_for_edges(e, H, D, C)
                 else:
                     keep = max(1, math.ceil(p * H - 1e-9))
-                options = ({"kernel": kernel, "beta": beta, "jitter": jitter}
-                           if method == "dpp_node" else {})
+                options = {k: v for k, v in (("kernel", kernel), ("beta", beta),
+                                                    ("jitter", jitter))
+                           if k in statmech.PRUNING_METHODS[method].options}
                 mode = None if not rw else ("activations" if node else "preactivations")
                 pruned, _ = prune_mlp(net, method, keep=keep, layer=layer, X=X_stats, seed=seed,
                                       reweight=mode, **options)

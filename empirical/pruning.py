@@ -194,14 +194,14 @@ def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = No
     stats: dict[str, Any] = {}
     if X is not None:
         stats = layer_statistics(model, layer, X)
-        if m.kind == "edge" and method != "dpp_edge" and reweight is None:
+        if m.kind == "edge" and not m.needs_input_cov and reweight is None:
             stats.pop("input_cov")
     intercept = m.kind == "node" and reweight == "activations" and fold == "mean"
     if intercept:
         # least squares *with intercept*: regress on centred activations, then fold the means
         mu = stats["act_mean"]
         stats["act_cov"] = stats["act_cov"] - np.outer(mu, mu)
-    elif m.kind == "node" and (reweight is not None or method == "spectral_node"):
+    elif m.kind == "node" and (reweight is not None or m.reconstructs):
         # the removed units' outputs are regressed onto the kept ones (no intercept): folding
         # their means into the bias as well would count them twice
         stats.pop("act_mean", None)

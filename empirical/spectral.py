@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import statmech
 from statmech._validation import InvalidParameterError, _fmt
 from statmech.companion.spectral import (
     degrees_of_freedom,
@@ -268,8 +269,9 @@ def lambda_for_layer_width(model: MLP, X: Any, width: float, layer: int = 0,
 # ------------------------------------------------------------------------------------------
 # comparison without retraining (§3.5)
 
-COMPARE_METHODS = ("spectral_theta0", "spectral_theta1", "random_reconstruct", "random_node",
-                   "magnitude_node", "dpp_node")
+COMPARE_METHODS = ("spectral_theta0", "spectral_theta1", "random_reconstruct",
+                   *(n for n in statmech.method_names(kind="node", gallery=True)
+                     if not statmech.PRUNING_METHODS[n].reconstructs))
 """Default methods of :func:`compare_node_methods`: spectral pruning with θ = 0 and θ = 1 (uniform
 τ), random J with the reconstruction Â_J, and statmech's random, magnitude and DPP node pruning
 (no reconstruction; removed units' mean activations folded into the next bias with

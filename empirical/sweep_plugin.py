@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
-METHODS = ["random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
-           "dpp_node", "spectral_node"]
+from statmech.pruning import method_names
+
+#: The registry's gallery methods (a list: sweep configurations hold lists).
+METHODS = list(method_names(gallery=True))
 _DONE = {"computations": False, "figures": False}
 
 

@@ -44,6 +44,7 @@ from empirical.pruning import METHOD_NAMES
 from statmech._validation import Integer, Options, Real, check
 from statmech.cli_errors import OneLineArgumentParser, check_output_path, run_reporting
 from statmech.paths import output_dir
+from statmech.pruning import PRUNING_METHODS, method_names
 
 #: Published test accuracies (%) of the seed paper's committed May-2020 runs, rows 10 %…90 %
 #: (``docs/seed_paper.md`` §3.4; DPP node there keeps k = ⌈pH⌉ units, not matched).
@@ -68,8 +69,9 @@ SETUPS = {
     "mnist": {"hidden": (500, 500), "batch_size": 1000, "stop": 0.99, "epochs": 10},
     "cifar10": {"hidden": (1000, 1000, 1000), "batch_size": 128, "stop": 0.5, "epochs": 10},
 }
-METHODS = ("random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
-           "dpp_node")
+#: The seed paper's six real-data methods: the registry's gallery methods except those that
+#: reconstruct the next layer themselves (spectral node, companion C's).
+METHODS = tuple(m for m in method_names(gallery=True) if not PRUNING_METHODS[m].reconstructs)
 
 
 def build_parser() -> argparse.ArgumentParser:

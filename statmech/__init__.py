@@ -27,11 +27,12 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("critical_learning_rate", "escape_time", "optimal_learning_rate",
                      "plateau_height", "symmetric_plateau"), "fixed_points"),
     **dict.fromkeys(("generalization_error", "test_loss"), "generalization"),
-    **dict.fromkeys(("DIVERGENCE_FACTOR", "METHODS", "integrate", "ode_rhs"), "ode"),
+    **dict.fromkeys(("DIVERGENCE_FACTOR", "METHODS", "ODE_METHODS", "integrate", "ode_rhs"),
+                    "ode"),
     **dict.fromkeys(("PSD_RTOL", "SYMMETRY_RTOL", "OrderParameters"), "order_parameters"),
     **dict.fromkeys(("PRUNING_METHODS", "PruneTheory", "PruningResult", "match_parameters",
-                     "matched_edges", "order_units_by_teacher", "prune", "prune_student",
-                     "prune_theory", "pruned_error"), "pruning"),
+                     "matched_edges", "method_names", "order_units_by_teacher", "prune",
+                     "prune_student", "prune_theory", "pruned_error"), "pruning"),
     **dict.fromkeys(("SIMULATION_METHODS", "ReconstructionWarning", "simulate"), "simulation"),
     "Trajectory": "trajectory",
     "weights_from_order_parameters": "weights_reconstruction",
@@ -51,7 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         symmetric_plateau,
     )
     from .generalization import generalization_error, test_loss
-    from .ode import DIVERGENCE_FACTOR, METHODS, integrate, ode_rhs
+    from .ode import DIVERGENCE_FACTOR, METHODS, ODE_METHODS, integrate, ode_rhs
     from .order_parameters import PSD_RTOL, SYMMETRY_RTOL, OrderParameters
     from .pruning import (
         PRUNING_METHODS,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         PruningResult,
         match_parameters,
         matched_edges,
+        method_names,
         order_units_by_teacher,
         prune,
         prune_student,
@@ -99,6 +101,7 @@ __all__ = [
     "InvalidParameterError",
     "EnsembleMean",
     "METHODS",
+    "ODE_METHODS",
     "OrderParameters",
     "PRUNING_METHODS",
     "PSD_RTOL",
@@ -116,6 +119,7 @@ __all__ = [
     "integrate",
     "match_parameters",
     "matched_edges",
+    "method_names",
     "member_seeds",
     "ode_rhs",
     "optimal_learning_rate",

@@ -38,7 +38,7 @@ from .cli_errors import (
     subparser,
 )
 from .fixed_points import plateau_height
-from .ode import METHODS, integrate
+from .ode import ODE_METHODS, integrate
 from .order_parameters import OrderParameters
 from .paths import output_dir
 from .simulation import SIMULATION_METHODS, simulate
@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--linear-alpha", action="store_true",
                    help="equally spaced output times on [0, alpha-max] (default: log-spaced "
                         "from alpha-max/1e4, plus α = 0)")
-    g.add_argument("--method", choices=METHODS, default="DOP853", help="solve_ivp method")
+    g.add_argument("--method", choices=ODE_METHODS, default="DOP853", help="solve_ivp method")
     g.add_argument("--rtol", type=_real, default=1e-8, help="relative tolerance")
     g.add_argument("--atol", type=_real, default=1e-12, help="absolute tolerance")
     g.add_argument("--on-divergence", choices=("raise", "mask"), default="mask",

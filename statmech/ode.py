@@ -26,7 +26,11 @@ __all__ = ["integrate", "ode_rhs", "METHODS", "DIVERGENCE_FACTOR", "ALPHA_MAX",
            "MAX_RHS_CALLS"]
 
 #: Integrators accepted by :func:`integrate` (``scipy.integrate.solve_ivp`` methods).
-METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
+#: The ``scipy.integrate.solve_ivp`` methods :func:`integrate` accepts (ODE solvers, not
+#: pruning methods: those are :data:`statmech.PRUNING_METHODS`).
+ODE_METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
+#: The former name of :data:`ODE_METHODS` (kept for old code).
+METHODS = ODE_METHODS
 #: A member is declared diverged when max_k Q_kk exceeds
 #: DIVERGENCE_FACTOR * max(1, max_k Q_kk(0), max_n T_nn): a student weight vector has grown ten
 #: times longer than the largest of the initial student, the teacher and the unit scale. Learning

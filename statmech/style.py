@@ -11,39 +11,45 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["METHOD_STYLE", "method_style", "method_label", "new_figure", "save_figure",
+__all__ = ["method_styles", "method_style", "method_label", "new_figure", "save_figure",
            "plain_log_ticks", "figure_legend", "member_quantiles", "COLUMN_WIDTH"]
 
 #: Width of one journal column in inches.
 COLUMN_WIDTH = 3.4
 
-#: (colour, marker) per method (the colour-blind-safe Okabe–Ito palette, with
-#: Tol's olive in place of its yellow, which does not read on white).
-METHOD_STYLE: dict[str, tuple[str, str]] = {
-    "random_edge": ("#D55E00", "o"),
-    "magnitude_edge": ("#CC79A7", "P"),
-    "dpp_edge": ("#0072B2", "^"),
-    "random_node": ("#E69F00", "s"),
-    "magnitude_node": ("#999933", "X"),
-    "dpp_node": ("#009E73", "D"),
-    "spectral_node": ("#56B4E9", "v"),
-    "unpruned": ("#000000", "*"),
-}
+#: The look of the unpruned reference wherever methods are compared.
+_UNPRUNED = ("#000000", "*", "unpruned")
 
-_LABELS = {"random_edge": "random edge", "magnitude_edge": "magnitude edge",
-           "dpp_edge": "DPP edge", "random_node": "random node",
-           "magnitude_node": "magnitude node", "dpp_node": "DPP node",
-           "spectral_node": "spectral node", "unpruned": "unpruned"}
+
+def _look(method: str) -> tuple[str, str, str]:
+    """(colour, marker, label) of a method, read from its registered class (the colour-blind-
+    safe Okabe–Ito palette there, with Tol's olive in place of its yellow)."""
+    from .pruning import PRUNING_METHODS
+
+    if method == "unpruned":
+        return _UNPRUNED
+    m = PRUNING_METHODS.get(method)
+    if m is None:
+        return "0.4", ".", method.replace("_", " ")
+    return m.color, m.marker, m.label or method.replace("_", " ")
+
+
+def method_styles() -> dict[str, tuple[str, str]]:
+    """{method: (colour, marker)} of every registered method and ``"unpruned"``, read from the
+    pruning registry."""
+    from .pruning import method_names
+
+    return {m: _look(m)[:2] for m in (*method_names(), "unpruned")}
 
 
 def method_label(method: str, reweight: bool = False) -> str:
     """The legend label of a method (``" + rwt"`` for reweighted variants)."""
-    return _LABELS.get(method, method.replace("_", " ")) + (" + rwt" if reweight else "")
+    return _look(method)[2] + (" + rwt" if reweight else "")
 
 
 def method_style(method: str, reweight: bool = False) -> dict[str, Any]:
     """Matplotlib keyword arguments (color, marker, linestyle, mfc, label) for a method."""
-    color, marker = METHOD_STYLE.get(method, ("0.4", "."))
+    color, marker, _ = _look(method)
     return {"color": color, "marker": marker, "ls": "--" if reweight else "-",
             "mfc": "white" if reweight else color, "label": method_label(method, reweight)}
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..pruning import method_names
 from ..style import method_label, method_style, new_figure, plain_log_ticks
 from .registry import register_figure
 
-METHODS = ["random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
-           "dpp_node", "spectral_node"]
+#: The gallery's methods, from the pruning registry (``in_gallery``), in display order.
+METHODS = list(method_names(gallery=True))
 
 
 def _q(quality: str, quick, full):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..style import METHOD_STYLE, figure_legend, new_figure, plain_log_ticks
+from ..style import figure_legend, method_style, new_figure, plain_log_ticks
 from .registry import register_figure
 
 # ------------------------------------------------------------------------------------------
@@ -67,9 +67,14 @@ register_figure("pruning_at_init", "random pruning at initialisation (Yang et al
 # ------------------------------------------------------------------------------------------
 # Paper D: pruning gaps of random networks (Qian & Klabjan, computable stand-in)
 
-_GAP_STYLE = {"magnitude": (METHOD_STYLE["magnitude_edge"], "-"),
-              "random": (METHOD_STYLE["random_edge"], "-"),
-              "random_rescaled": (METHOD_STYLE["random_edge"], "--")}
+def _look(method: str) -> tuple[str, str]:
+    st = method_style(method)
+    return st["color"], st["marker"]
+
+
+_GAP_STYLE = {"magnitude": (_look("magnitude_edge"), "-"),
+              "random": (_look("random_edge"), "-"),
+              "random_rescaled": (_look("random_edge"), "--")}
 
 
 def _gap_sweeps(quality: str) -> dict:

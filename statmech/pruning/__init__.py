@@ -28,7 +28,7 @@ from .api import (
     pruned_error,
     student_layer,
 )
-from .base import PRUNING_METHODS, Layer, PruningMethod, PruningResult
+from .base import PRUNING_METHODS, Layer, PruningMethod, PruningResult, method_names
 
 __all__ = [
     "Layer",
@@ -38,6 +38,7 @@ __all__ = [
     "PruningResult",
     "match_parameters",
     "matched_edges",
+    "method_names",
     "order_units_by_teacher",
     "prune",
     "prune_student",

@@ -318,27 +318,11 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
 def _edge_with_weights(m, W: np.ndarray, Ws: np.ndarray | None, e: int, variant: str,
                        R: np.ndarray, **options: Any) -> tuple[np.ndarray, np.ndarray]:
     """Expected pruned (Q′, R′) for the actual coordinates, and the inclusion probabilities
-    P (K, N) of the weights. A method with ``inclusion_probabilities(W, e, variant, **options)``
-    (returning P and the pair probabilities P2 (K, K, N)) supplies its own."""
+    P (K, N) of the weights, from the method's ``inclusion_probabilities(W, e, variant,
+    **options)`` (P and the pair probabilities P2 (K, K, N))."""
     K, N = W.shape
-    own = getattr(m, "inclusion_probabilities", None)
-    if own is not None:
-        P, P2 = own(W, e, variant, **options)
-        P2 = np.array(P2, dtype=float)
-    elif m.name == "magnitude_edge":
-        from .magnitude_edge import magnitude_mask
-
-        P = magnitude_mask(W, e, variant).astype(float)
-        P2 = P[:, None, :] * P[None, :, :]
-    elif m.name == "dpp_edge":
-        from .dpp_edge import cps_inclusion
-
-        P = cps_inclusion(W * W, e)
-        P2 = P[:, None, :] * P[None, :, :]
-    else:  # random edge: E[m_ik] = c; distinct units independent
-        c = e / N
-        P = np.full((K, N), c)
-        P2 = np.full((K, K, N), c * c)
+    P, P2 = m.inclusion_probabilities(W, e, variant, **options)
+    P2 = np.array(P2, dtype=float)
     idx = np.arange(K)
     P2[idx, idx] = P
     if Ws is None:

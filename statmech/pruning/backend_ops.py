@@ -35,17 +35,23 @@ def _ranks(x: Any, xp: Any) -> Any:
     return xp.argsort(xp.argsort(x, axis=-1, stable=True), axis=-1, stable=True)
 
 
-def edge_mask_on_backend(method: str, variant: str, W: Any, keep: int, n_masks: int,
-                         be: Backend, seed: Any) -> Any:
-    """Boolean masks (n_masks, H, D) on the backend (module docstring)."""
+def random_edge_mask_on_backend(variant: str, W: Any, keep: int, n_masks: int, be: Backend,
+                                seed: Any) -> Any:
+    """Random-edge boolean masks (n_masks, H, D) drawn on the backend (module docstring)."""
     xp = be.xp
     H, D = W.shape
-    if method == "random_edge":
-        gen = be.generators([_seed_sequence(seed)])[0]
-        z = be.standard_normal(gen, (n_masks, H, D))
-        if variant == "bernoulli":
-            return z < float(ndtri(keep / D))
-        return _ranks(z, xp) < keep
+    gen = be.generators([_seed_sequence(seed)])[0]
+    z = be.standard_normal(gen, (n_masks, H, D))
+    if variant == "bernoulli":
+        return z < float(ndtri(keep / D))
+    return _ranks(z, xp) < keep
+
+
+def magnitude_edge_mask_on_backend(variant: str, W: Any, keep: int, n_masks: int,
+                                   be: Backend) -> Any:
+    """Magnitude-edge boolean masks (n_masks, H, D) on the backend (module docstring)."""
+    xp = be.xp
+    H, D = W.shape
     a = -xp.abs(W)
     if variant == "global":
         flat = _ranks(xp.reshape(a, (H * D,)), xp) < keep * H
@@ -75,11 +81,13 @@ def result_on_backend(res: PruningResult, be: Backend) -> PruningResult:
 
 def prune_on_backend(m: PruningMethod, layer: Layer, keep: int, variant: str, n_masks: int,
                      seed: Any, be: Backend, **kwargs: Any) -> PruningResult:
-    """:func:`statmech.prune` on a backend (module docstring)."""
-    if m.name in ("random_edge", "magnitude_edge"):
-        xp = be.xp
-        W = be.asarray(layer.W)
-        mask = edge_mask_on_backend(m.name, variant, W, keep, n_masks, be, seed)
+    """:func:`statmech.prune` on a backend (module docstring): on the backend itself where
+    the method has a ``backend_mask`` (edge methods whose masks the array namespace can draw),
+    else on the host, the result moved to the backend."""
+    xp = be.xp
+    W = be.asarray(layer.W)
+    mask = m.backend_mask(variant, W, keep, n_masks, be, seed) if m.kind == "edge" else None
+    if mask is not None:
         Wp = xp.where(mask, W[None, ...], 0.0)
         counts = be.to_numpy(xp.sum(xp.astype(xp.reshape(mask, (n_masks, -1)), xp.int64),
                                     axis=1))

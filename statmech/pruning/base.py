@@ -20,7 +20,7 @@ from .._validation import InvalidParameterError, _fmt
 from ..order_parameters import OrderParameters
 
 __all__ = ["Layer", "PruningResult", "PruningMethod", "parse_keep", "PRUNING_METHODS",
-           "register", "get_method"]
+           "register", "get_method", "method_names"]
 
 
 @dataclass(frozen=True)
@@ -216,13 +216,27 @@ class PruningMethod:
     """A pruning method: the explicit operator on a :class:`Layer` and its theory.
 
     Subclasses set ``name``, ``kind`` ("edge" or "node"), ``variants`` (the first is the
-    default) and implement :meth:`prune` and :meth:`theory`.
+    default) and implement :meth:`prune` and :meth:`theory`. They also carry how the method is
+    shown and listed, so that every list of methods (figures, command-line choices, styles)
+    derives from the registry (:func:`method_names`): ``label`` (legend text), ``color`` and
+    ``marker`` (one look everywhere), ``in_gallery`` (one of the seed paper's seven methods
+    that the gallery and the comparisons show) and ``order`` (their order).
     """
 
     name: str = ""
     kind: str = ""
     variants: tuple[str, ...] = ("default",)
     description: str = ""
+    label: str = ""
+    color: str = "0.4"
+    marker: str = "."
+    in_gallery: bool = False
+    order: int = 100
+    #: Whether the method rebuilds the next layer from the kept units by itself (so that a
+    #: separate reweighting step does not apply).
+    reconstructs: bool = False
+    #: Whether the method's kernel uses the layer's input covariance (data statistics).
+    needs_input_cov: bool = False
     #: The method's options (``prune(..., **options)``): name -> list of constraints
     #: (``statmech._validation``); an empty list means the method checks the value itself.
     #: Any other option name is refused (a misspelt ``kernal=`` must not be ignored).
@@ -255,11 +269,34 @@ class PruningMethod:
     def theory(self, op: OrderParameters, keep: Any, variant: str, **options: Any) -> dict:
         raise NotImplementedError  # pragma: no cover - abstract
 
+    # -- edge methods ---------------------------------------------------------------------
+    def inclusion_probabilities(self, W: np.ndarray, e: int, variant: str,
+                                **options: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Edge methods: P (K, N), the probability that each weight is kept with e edges per
+        unit, and P2 (K, K, N), that weight i of units k and l both are (the diagonal k = l is
+        replaced by P by the caller); the finite-N theory of ``prune_theory(weights=...)``."""
+        raise NotImplementedError(f"method {self.name!r} has no inclusion probabilities")
+
+    def backend_mask(self, variant: str, W: Any, keep: int, n_masks: int, backend: Any,
+                     seed: Any) -> Any:
+        """Edge methods whose masks the array namespace can draw: boolean masks
+        (n_masks, H, D) on ``backend`` for the backend weights ``W``; None (the default): the
+        masks are drawn on the host and moved."""
+        return None
+
     def __repr__(self) -> str:
         return f"<pruning method {self.name!r} ({self.kind}; variants {self.variants})>"
 
 
 PRUNING_METHODS: dict[str, PruningMethod] = {}
+
+
+def method_names(kind: str | None = None, gallery: bool | None = None) -> tuple[str, ...]:
+    """Names of the registered methods in display order, optionally only one ``kind``
+    ("edge"/"node") or only those shown in the gallery (``gallery=True``)."""
+    ms = sorted(PRUNING_METHODS.values(), key=lambda m: (m.order, m.name))
+    return tuple(m.name for m in ms if (kind is None or m.kind == kind)
+                 and (gallery is None or m.in_gallery == gallery))
 
 
 def register(method: PruningMethod) -> PruningMethod:

@@ -217,9 +217,22 @@ def poisson_odds(c: float) -> float:
 
 class DPPEdge(PruningMethod):
     name = "dpp_edge"
+    needs_input_cov = True
+    label = "DPP edge"
+    color = "#0072B2"
+    marker = "^"
+    in_gallery = True
+    order = 30
     kind = "edge"
     variants = ("default",)
     description = "k-DPP over each unit's incoming edges, kernel diag(w) C diag(w)"
+
+    def inclusion_probabilities(self, W: np.ndarray, e: int, variant: str,
+                                **options: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Exact conditional-Poisson inclusion probabilities P (K, N) of each unit's e-DPP
+        over its weights (kernel diag(w²)) and P2 = P_k P_l (units are independent)."""
+        P = cps_inclusion(W * W, e)
+        return P, P[:, None, :] * P[None, :, :]
 
     def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
               n_masks: int, **options: Any) -> PruningResult:

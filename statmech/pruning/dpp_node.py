@@ -50,6 +50,11 @@ def node_kernel(ctx: NodeContext, kernel: str = "linear", beta: float | None = N
 
 class DPPNode(NodeMethod):
     name = "dpp_node"
+    label = "DPP node"
+    color = "#009E73"
+    marker = "D"
+    in_gallery = True
+    order = 60
     variants = ("default",)
     options = {"kernel": [Options(KERNELS)], "beta": [None, Real(0.0, closed="neither")],
                "jitter": [Real(0.0)]}

@@ -45,9 +45,27 @@ def magnitude_mask(W: np.ndarray, keep: int, variant: str) -> np.ndarray:
 
 class MagnitudeEdge(PruningMethod):
     name = "magnitude_edge"
+    label = "magnitude edge"
+    color = "#CC79A7"
+    marker = "P"
+    in_gallery = True
+    order = 20
     kind = "edge"
     variants = ("per_unit", "global")
     description = "the e largest |w| per unit (or one threshold for the layer)"
+
+    def inclusion_probabilities(self, W: np.ndarray, e: int, variant: str,
+                                **options: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The deterministic mask as P (K, N) in {0, 1} and P2 = P_k P_l."""
+        P = magnitude_mask(W, e, variant).astype(float)
+        return P, P[:, None, :] * P[None, :, :]
+
+    def backend_mask(self, variant: str, W: Any, keep: int, n_masks: int, backend: Any,
+                     seed: Any) -> Any:
+        """Masks computed on the backend (:mod:`statmech.pruning.backend_ops`)."""
+        from .backend_ops import magnitude_edge_mask_on_backend
+
+        return magnitude_edge_mask_on_backend(variant, W, keep, n_masks, backend)
 
     def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
               n_masks: int, **options: Any) -> PruningResult:

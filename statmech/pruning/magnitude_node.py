@@ -18,6 +18,11 @@ from .node_method import NodeContext, NodeMethod, deterministic
 
 class MagnitudeNode(NodeMethod):
     name = "magnitude_node"
+    label = "magnitude node"
+    color = "#999933"
+    marker = "X"
+    in_gallery = True
+    order = 50
     variants = ("norm", "v", "signed")
     description = "the k units with the largest |v|·||w|| (or |v|, or signed v)"
 

@@ -60,6 +60,11 @@ def gaussian_weighted_second_moment(C: Any, a: Any) -> np.ndarray:
 
 class MBPEdge(PruningMethod):
     name = "mbp_edge"
+    label = "MBP edge"
+    color = "#882255"
+    marker = "h"
+    in_gallery = False
+    order = 80
     kind = "edge"
     variants = ("bernoulli",)
     options = {"d": [None, Real(0.0)], "keep_diagonal": [Boolean()]}

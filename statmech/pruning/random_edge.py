@@ -18,9 +18,29 @@ from .base import Layer, PruningMethod, PruningResult, edge_result, register
 
 class RandomEdge(PruningMethod):
     name = "random_edge"
+    label = "random edge"
+    color = "#D55E00"
+    marker = "o"
+    in_gallery = True
+    order = 10
     kind = "edge"
     variants = ("exact", "bernoulli")
     description = "e uniformly random incoming edges per unit (or Bernoulli(c) per weight)"
+
+    def inclusion_probabilities(self, W: np.ndarray, e: int, variant: str,
+                                **options: Any) -> tuple[np.ndarray, np.ndarray]:
+        """P (K, N) = e/N for every weight and P2 (K, K, N) = (e/N)² (distinct units are
+        independent; the diagonal is set to P by the caller)."""
+        K, N = W.shape
+        c = e / N
+        return np.full((K, N), c), np.full((K, K, N), c * c)
+
+    def backend_mask(self, variant: str, W: Any, keep: int, n_masks: int, backend: Any,
+                     seed: Any) -> Any:
+        """Masks drawn on the backend (:mod:`statmech.pruning.backend_ops`)."""
+        from .backend_ops import random_edge_mask_on_backend
+
+        return random_edge_mask_on_backend(variant, W, keep, n_masks, backend, seed)
 
     def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
               n_masks: int, **options: Any) -> PruningResult:

@@ -16,6 +16,11 @@ from .node_method import NodeContext, NodeMethod, uniform_sets
 
 class RandomNode(NodeMethod):
     name = "random_node"
+    label = "random node"
+    color = "#E69F00"
+    marker = "s"
+    in_gallery = True
+    order = 40
     variants = ("default",)
     description = "k units uniformly at random"
 

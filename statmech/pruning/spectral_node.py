@@ -121,6 +121,12 @@ def information_loss(S: np.ndarray, W_out: np.ndarray, J: Any, tau: float | np.n
 
 class SpectralNode(NodeMethod):
     name = "spectral_node"
+    label = "spectral node"
+    color = "#56B4E9"
+    marker = "v"
+    in_gallery = True
+    order = 70
+    reconstructs = True
     variants = ("default",)
     # tau's shape and kept's indices depend on the layer: checked in _params / _check_kept
     options = {"tau": [None, Real(0.0, array=True), Options(("leverage",))],

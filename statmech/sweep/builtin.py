@@ -28,12 +28,13 @@ from ..fixed_points import (
 )
 from ..ode import integrate
 from ..order_parameters import OrderParameters
-from ..pruning import PRUNING_METHODS, matched_edges, prune_theory
+from ..pruning import PRUNING_METHODS, matched_edges, method_names, prune_theory
 from ..simulation import SIMULATION_METHODS, simulate
 from .registry import ListOf, register_computation
 
-ALL_METHODS = ["random_edge", "magnitude_edge", "dpp_edge", "random_node", "magnitude_node",
-               "dpp_node", "spectral_node"]
+#: The seven methods of the seed paper and the gallery, from the registry (a list: sweep
+#: configurations hold lists).
+ALL_METHODS = list(method_names(gallery=True))
 
 
 # Declared constraints of the sweep parameters (statmech._validation), checked for every point
