@@ -54,6 +54,11 @@ class Dataset:
     y_test: np.ndarray
     meta: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return (f"Dataset({self.name!r}, train={self.X_train.shape[0]}, "
+                f"test={self.X_test.shape[0]}, features={self.n_features}, "
+                f"classes={self.n_classes})")
+
     @property
     def n_features(self) -> int:
         """Input dimension."""

@@ -497,6 +497,12 @@ class KDPP:
         self._suffix: np.ndarray | None = None  # log ESP table of suffixes (marginals)
         self._func = func
 
+    def __repr__(self) -> str:
+        rank = (f"{int(self._rank[0])}" if not self._batched else
+                f"{int(self._rank.min())}..{int(self._rank.max())}")
+        return (f"KDPP(n={self._n}, kernels={self._B if self._batched else 1}, rank={rank}, "
+                f"backend={self._be.name!r})")
+
     # -- properties ------------------------------------------------------------------------
     @property
     def n(self) -> int:

@@ -34,6 +34,12 @@ class EnsembleMean:
     v: np.ndarray
     v_se: np.ndarray
 
+    def __repr__(self) -> str:
+        a = self.alpha
+        return (f"EnsembleMean(n_alpha={a.shape[0]}, alpha=[{a[0]:g}, {a[-1]:g}], "
+                f"members={int(np.max(self.n, initial=0))}, K={self.Q.shape[-1]}, "
+                f"M={self.R.shape[-1]}, final eg={self.eg[-1]:.4g} ± {self.eg_se[-1]:.2g})")
+
 
 def _mean_se(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """nan-aware mean over axis 0 and its standard error, with n finite members per time."""

@@ -56,6 +56,12 @@ class Layer:
     act_mean: np.ndarray | None = None
     bias_out: np.ndarray | None = None
 
+    def __repr__(self) -> str:
+        stats = [n for n in ("bias", "act_cov", "pre_cov", "input_cov", "act_mean", "bias_out")
+                 if getattr(self, n) is not None]
+        return (f"Layer(H={self.H}, D={self.D}, C={self.C}, statistics="
+                f"[{', '.join(stats)}])")
+
     @property
     def H(self) -> int:
         """Number of units."""
@@ -178,6 +184,16 @@ class PruningResult:
     n_params: np.ndarray
     info: dict = field(default_factory=dict)
     backend: Any = None  # the statmech Backend holding the arrays (None: NumPy)
+
+    def __repr__(self) -> str:
+        shape = tuple(int(d) for d in self.W.shape)
+        params = np.asarray(self.n_params)
+        kept = (f"{int(params.min())}" if params.size and params.min() == params.max()
+                else f"{int(params.min())}..{int(params.max())}" if params.size else "?")
+        be = "numpy" if self.backend is None else getattr(self.backend, "name", "?")
+        return (f"PruningResult(method={self.method!r}, variant={self.variant!r}, "
+                f"keep={self.keep}, n_masks={shape[0]}, W={shape}, params kept={kept}, "
+                f"backend={be!r})")
 
     @property
     def n_masks(self) -> int:
