@@ -11,9 +11,11 @@ The bound is the computable form of the authors' code (``compute_best_generaliza
 4. required margin γ_req(d) = e · max_i ‖x_i‖ · Σ_l e_l · Π_l ‖W_l‖₂ · Π_l c_l
    (:func:`required_margin`);
 5. parameter term Q(d) = Σ_l n_in,l n_out,l κ(d) ln²(max(n_in,l, n_out,l)) (:func:`parameter_term`,
-   the sketch size p_l² of §1.4);
+   the code's stand-in for the sketch size p_l² of §1.4: it uses the mean non-zero count where
+   the paper's sketch needs the largest row / column count);
 6. bound: L_0(pruned) ≤ L̂_{γ_req(d)}(original) + √(Q(d)/m) (:func:`generalization_bound`;
-   no constants, no discretisation term, no log(1/δ), as in the code);
+   no constants, no discretisation term, no log(1/δ), as in the code: the code's form, not the
+   paper's Theorem 5.2);
 7. d chosen by bisection so that γ_req(d) equals the minimum training margin
    (:func:`choose_d`).
 
@@ -208,14 +210,15 @@ def pruning_error(model: nn.Module, pruned: nn.Module, X: Any, y: Any) -> float:
 # the bound
 
 
-def dimension_factor(n_in: int, n_out: int, m: int) -> float:
+def dimension_factor(n_in: int, n_out: int, m: int, xtol: float = 1e-12) -> float:
     """Per-layer dimension factor c_l of §1.5 step 3 (the authors' code).
 
     If n_out < n_in: c = min(1, t √n_out), t the root of 1 − m exp(−t² n_in) = 0.99 (found by
     bisection, as in the code; the closed form is t = √(ln(100 m)/n_in)); otherwise c = 1.
-    The code bisects on [0, 1] with xtol 0.01; we bisect to 1e-12 on a bracket grown until it
-    holds the root. Paper fidelity pending (presumably a high-probability bound on the norm of
-    a random projection with failure probability 0.01 over m points).
+    The bisection starts on [0, 1], as in the code, and the bracket is doubled until it holds
+    the root (only needed when n_in < ln(100 m)). Paper fidelity pending (presumably a
+    high-probability bound on the norm of a random projection with failure probability 0.01
+    over m points).
 
     Parameters
     ----------
@@ -223,12 +226,21 @@ def dimension_factor(n_in: int, n_out: int, m: int) -> float:
         Input and output width of the layer (>= 1).
     m : int
         Number of training points (>= 1).
+    xtol : float
+        Absolute tolerance of the bisection on t, > 0. The default 1e-12 gives the root to
+        machine precision; the authors' code uses 0.01, which moves t by up to 0.01 (about 7 %
+        of t for n_in = 784, m = 48 000) and is what ``scripts/companion_mbp.py`` passes when it
+        reruns their experiments.
     """
     func = "dimension_factor"
     for name, val in (("n_in", n_in), ("n_out", n_out), ("m", m)):
         if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < 1:
             raise InvalidParameterError(f"The {name!r} parameter of {func} must be an int >= 1. "
                              f"Got {val!r} instead.")
+    if (isinstance(xtol, bool) or not isinstance(xtol, int | float | np.integer | np.floating)
+            or not math.isfinite(float(xtol)) or xtol <= 0):
+        raise InvalidParameterError(f"The 'xtol' parameter of {func} must be a finite float > 0. "
+                         f"Got {xtol!r} instead.")
     if n_out >= n_in:
         return 1.0
 
@@ -238,7 +250,7 @@ def dimension_factor(n_in: int, n_out: int, m: int) -> float:
     hi = 1.0
     while f(hi) <= 0:
         hi *= 2.0
-    t = bisect(f, 0.0, hi, xtol=1e-12)
+    t = bisect(f, 0.0, hi, xtol=float(xtol))
     return float(min(1.0, t * math.sqrt(n_out)))
 
 
@@ -256,20 +268,25 @@ def _mbp_weights(W: list[np.ndarray], d: float, seed: Any,
 class _Layers:
     """The unpruned network's matrices and the quantities of §1.5 that do not depend on d."""
 
-    def __init__(self, model: nn.Module, m: int, max_input_norm: float) -> None:
+    def __init__(self, model: nn.Module, m: int, max_input_norm: float,
+                 xtol: float = 1e-12) -> None:
         self.W = _weights(model)
         self.norms = np.array([np.linalg.norm(w, 2) for w in self.W])
-        self.consts = np.array([dimension_factor(w.shape[1], w.shape[0], m) for w in self.W])
+        self.consts = np.array([dimension_factor(w.shape[1], w.shape[0], m, xtol)
+                                for w in self.W])
         self.max_input_norm = max_input_norm
 
-    def terms(self, Wp: list[np.ndarray]) -> dict[str, Any]:
+    def terms(self, Wp: list[np.ndarray], max_input_norm: float | None = None) -> dict[str, Any]:
+        """γ_req and its factors for the pruned matrices ``Wp``; ``max_input_norm`` replaces the
+        stored max ‖x‖ for this call (a rerun that measures it on every pass of a loader)."""
+        x_norm = self.max_input_norm if max_input_norm is None else float(max_input_norm)
         errs = np.array([np.linalg.norm(w - wp, 2)
                          for w, wp in zip(self.W, Wp, strict=True)]) / self.norms
-        gamma = math.e * self.max_input_norm * errs.sum() * self.norms.prod() * self.consts.prod()
+        gamma = math.e * x_norm * errs.sum() * self.norms.prod() * self.consts.prod()
         density = sum(int(np.count_nonzero(w)) for w in Wp) / sum(w.size for w in self.W)
         return {"gamma_req": float(gamma), "relative_errors": errs,
                 "spectral_norms": self.norms.copy(), "dimension_factors": self.consts.copy(),
-                "max_input_norm": self.max_input_norm, "density": density}
+                "max_input_norm": x_norm, "density": density}
 
 
 def required_margin(model: nn.Module, d: float, X: Any, seed: Any = 0) -> float:
@@ -289,9 +306,42 @@ def required_margin(model: nn.Module, d: float, X: Any, seed: Any = 0) -> float:
 
 
 def parameter_term(model: nn.Module, d: float) -> float:
-    """Q(d) = Σ_l n_in,l n_out,l κ(d) ln²(max(n_in,l, n_out,l)) (§1.5 step 5): the sketch size
-    p_l² ≈ κ(d) n_in n_out log² n of §1.4, summed over layers (the code's
-    ``new_generalization_bound``; no discretisation term; paper fidelity pending)."""
+    """Q(d) = Σ_l n_in,l n_out,l κ(d) ln²(max(n_in,l, n_out,l)) (§1.5 step 5), **the authors'
+    code's form** (the sum ``new_generalization_bound`` of ``compute_best_generalization_bound``),
+    not the parameter count of the paper's Theorem 5.2.
+
+    How the two differ, as far as the paper's abstract, its reviews and the sketching result it
+    builds on tell (the full text could not be read; paper fidelity pending):
+
+    * **What is counted.** The theorem stores each pruned layer as a dense p_l × p_l sketch of a
+      sparse matrix and counts its p_l² entries, with p_l of order √(j_l n_l) · log n_l, where
+      j_l bounds the non-zeros of *every* row and column (max(j_r, j_c); the paper's lemma caps
+      it with high probability at about 3 · n · κ(d), :func:`~statmech.companion.mbp.
+      predicted_max_row_nonzeros`) and n_l is the matrix side. The code puts the *expected*
+      number of non-zeros, κ(d) n_in n_out, where the theorem has j_l n_l: the mean row count
+      instead of the largest one, about a third of the lemma's cap (the measured largest row
+      of the authors' first layers sits between the two for d > 0).
+    * **Constants.** The O(·) constant of the sketch size is dropped (taken as 1), and the
+      logarithm is the natural one of the larger side.
+    * **Discretisation.** The theorem's count is multiplied by log r, r the number of values
+      each sketch entry may take after discretisation; the code has no such factor.
+
+    So Q(d) is smaller than the theorem's term by at least the ratio of the largest to the
+    mean row count and by the dropped constants and log r; it is the number the authors
+    plotted, which is why it is implemented here.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network; only the shapes of its ``nn.Linear`` weights enter.
+    d : float
+        Compression parameter, >= 0.
+
+    Returns
+    -------
+    float
+        Q(d); Q(0) = Σ_l n_in,l n_out,l ln²(max(n_in,l, n_out,l)).
+    """
     d = _check_d(d, "parameter_term")
     kappa = float(kept_fraction(d))
     return float(sum(w.shape[0] * w.shape[1] * kappa * math.log(max(w.shape)) ** 2
@@ -338,10 +388,28 @@ def baseline_capacities(model: nn.Module, gamma: float) -> dict[str, float]:
 def generalization_bound(model: nn.Module, X: Any, y: Any, d: float, seed: Any = 0, *,
                          X_test: Any = None, y_test: Any = None,
                          gamma_baselines: float | None = None) -> dict[str, Any]:
-    """The MBP generalisation bound at compression parameter d (§1.5 step 6), with baselines.
+    """The MBP generalisation bound at compression parameter d (§1.5 step 6), with baselines:
+    **the authors' code's form** (``compute_best_generalization_bound``), not the paper's
+    Theorem 5.2.
 
-    L_0(pruned) ≤ L̂_{γ_req(d)}(original) + √(Q(d)/m) (no constants, no log r, no log(1/δ): the
-    code's form; paper fidelity pending).
+    L_0(pruned) ≤ L̂_{γ_req(d)}(original) + √(Q(d)/m).
+
+    What the code, and so this function, leaves out of or changes in the theorem (the full text
+    could not be read; this is from the abstract, the reviews and the compression framework of
+    Arora et al. it plugs into; paper fidelity pending):
+
+    * the capacity term is √(Q(d)/m) with the code's :func:`parameter_term`, the expected
+      non-zero count times ln², where the theorem counts the entries of each layer's sketch,
+      which grow with the largest row / column count (see :func:`parameter_term`);
+    * the framework's √(q log r / m) has a factor log r for the discretisation of the r values
+      a parameter may take; the code has none;
+    * there is no confidence term log(1/δ) and no O(·) constant anywhere;
+    * γ_req(d) (:func:`required_margin`) is one draw of the random masks, not a statement
+      holding with high probability over them, and it is evaluated at a fixed d, with no union
+      bound over the values of d tried by :func:`choose_d`.
+
+    The numbers are therefore smaller than the theorem's bound would be, and are what the
+    authors' code computes and plots.
 
     Parameters
     ----------

@@ -109,6 +109,29 @@ def test_parameter_term_and_dimension_factor_by_hand(trained):
     assert B.dimension_factor(300, 299, m) == 1.0  # t √n_out > 1 is capped
 
 
+def test_dimension_factor_with_the_codes_bisection_tolerance():
+    """xtol=0.01 on [0, 1] is the authors' bisection (scripts/companion_mbp.py uses it); the
+    default is the exact root."""
+    from scipy.optimize import bisect
+
+    m = 48000
+    t_code = bisect(lambda t: 1 - m * math.exp(-t * t * 784) - 0.99, 0, 1, xtol=0.01)
+    t_exact = math.sqrt(math.log(100 * m) / 784)
+    assert B.dimension_factor(784, 10, m, xtol=0.01) == t_code * math.sqrt(10)
+    assert B.dimension_factor(784, 10, m) == pytest.approx(t_exact * math.sqrt(10), rel=1e-9)
+    assert abs(t_code - t_exact) <= 0.01 and abs(t_code - t_exact) > 1e-4
+    assert B.dimension_factor(784, 784, m, xtol=0.01) == 1.0
+
+
+def test_required_margin_terms_scale_with_a_given_max_input_norm(trained, digits):
+    layers = B._Layers(trained, 100, 2.0)
+    Wp = B._weights(B.mbp_prune_mlp(trained, 1.0, seed=0))
+    base = layers.terms(Wp)
+    other = layers.terms(Wp, max_input_norm=5.0)
+    assert other["gamma_req"] == pytest.approx(2.5 * base["gamma_req"], rel=1e-12)
+    assert other["max_input_norm"] == 5.0 and base["max_input_norm"] == 2.0
+
+
 def test_norm_21_is_not_frobenius_and_baselines_by_hand():
     W = np.array([[3.0, 4.0], [0.0, 5.0], [1.0, 0.0]])
     assert B.norm_21(W) == pytest.approx(5 + 5 + 1)
@@ -172,6 +195,7 @@ def test_iterative_magnitude_pruning_rewinds_and_shrinks(single_thread, digits):
     (lambda net, X, y: B.mbp_prune_mlp(net, -1.0), r"'d' parameter of mbp_prune_mlp .* >= 0"),
     (lambda net, X, y: B.required_margin(net, float("inf"), X), r"'d' parameter"),
     (lambda net, X, y: B.dimension_factor(10, 5, 0), r"'m' parameter .* int >= 1"),
+    (lambda net, X, y: B.dimension_factor(10, 5, 3, xtol=0.0), r"'xtol' parameter .* > 0"),
     (lambda net, X, y: B.choose_d(net, X, y, lo=2.0, hi=1.0), r"0 < lo < hi"),
     (lambda net, X, y: B.margin_loss(net, X, y, float("nan")), r"'gamma' parameter"),
     (lambda net, X, y: B.margins(net, X, y[:-1]), r"'y' parameter of margins .* shape"),
