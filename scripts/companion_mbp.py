@@ -73,7 +73,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -87,7 +86,7 @@ from empirical import bounds as B
 from empirical._checks import check_device
 from empirical.data import load_cifar10, load_idx
 from statmech._validation import Integer, InvalidParameterError, check
-from statmech.cli_errors import OneLineArgumentParser, check_output_path, run_reporting
+from statmech.cli_errors import OneLineArgumentParser, check_output_path, run_script
 from statmech.companion import (
     kept_fraction,
     mbp_mask,
@@ -602,24 +601,14 @@ def _set_threads(n: int | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the script; returns the exit status (0, or 2 after a one-line user error)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error already printed as one line (2)
-        return int(exc.code or 0)
-
-    def run() -> int:
+    def run(args: argparse.Namespace) -> int:
         _preflight(args)
         if args.mnist or args.cifar10:
             return rerun(args)
         return digits_check(args)
 
-    alias = {"directory": "mnist" if args.mnist else "cifar10"}
-    try:
-        return run_reporting(run, parser, prog=parser.prog, aliases=alias) or 0
-    except OSError as exc:
-        print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    return run_script(build_parser(), run, argv,
+                      aliases=lambda a: {"directory": "mnist" if a.mnist else "cifar10"})
 
 
 def rerun(args: argparse.Namespace) -> int:

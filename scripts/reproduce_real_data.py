@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -42,7 +41,7 @@ from empirical.compare import real_data_table, summarise
 from empirical.data import load_cifar10, load_idx
 from empirical.pruning import METHOD_NAMES
 from statmech._validation import Integer, Options, Real, check
-from statmech.cli_errors import OneLineArgumentParser, check_output_path, run_reporting
+from statmech.cli_errors import OneLineArgumentParser, check_output_path, run_script
 from statmech.paths import output_dir
 from statmech.pruning import PRUNING_METHODS, method_names
 
@@ -120,22 +119,12 @@ def _preflight(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error already printed as one line (2)
-        return int(exc.code or 0)
-
-    def run() -> int:
+    def run(args: argparse.Namespace) -> int:
         _preflight(args)
         return _run(args)
 
-    alias = {"directory": "mnist" if args.mnist else "cifar10"}
-    try:
-        return run_reporting(run, parser, prog=parser.prog, aliases=alias) or 0
-    except OSError as exc:
-        print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    return run_script(build_parser(), run, argv,
+                      aliases=lambda a: {"directory": "mnist" if a.mnist else "cifar10"})
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ from ._validation import InstanceOf, InvalidParameterError, check
 
 __all__ = ["EXIT_USER_ERROR", "DefaultsHelpFormatter", "OneLineArgumentParser", "check_flags",
            "check_output_dir", "flag_names", "format_default", "report_user_error",
-           "run_reporting", "subparser", "user_error_line"]
+           "run_reporting", "run_script", "subparser", "user_error_line"]
 
 #: Exit code of a user error (argparse's).
 EXIT_USER_ERROR = 2
@@ -186,6 +186,25 @@ def run_reporting(run: Callable[[], int | None], parser: argparse.ArgumentParser
             return run()
     except (ValueError, *PATH_ERRORS) as err:
         return report_user_error(err, parser, prog=prog, aliases=aliases, stream=stream)
+
+
+def run_script(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int | None],
+               argv: list[str] | None = None, *,
+               aliases: Callable[[argparse.Namespace], Mapping[str, str]] | None = None) -> int:
+    """A script's ``main``: parse ``argv`` (``--help``: 0; a usage error, already printed as
+    one line: 2), then ``run(args)`` through :func:`run_reporting` (``aliases(args)`` maps
+    parameter names to flags); any other OSError (a corrupt data file, a full disk) is one
+    line on stderr too, exit :data:`EXIT_USER_ERROR`."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error already printed as one line (2)
+        return int(exc.code or 0)
+    alias = aliases(args) if aliases is not None else None
+    try:
+        return run_reporting(lambda: run(args), parser, prog=parser.prog, aliases=alias) or 0
+    except OSError as exc:
+        print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 def check_flags(args: argparse.Namespace, constraints: Mapping[str, Sequence],

@@ -1,9 +1,29 @@
-"""Shared fixtures: reference states from ``docs/ode_theory.md`` §3.1 (nn2pp tests)."""
+"""Shared fixtures: reference states from ``docs/ode_theory.md`` §3.1 (nn2pp tests), and
+``load_script`` (a file of ``scripts/`` imported as a module)."""
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from statmech import OrderParameters
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script("companion_mbp", as_name=None)``: a fresh module from
+    ``scripts/companion_mbp.py`` (scripts are not a package), under ``as_name`` if given."""
+    def load(name: str, as_name: str | None = None):
+        spec = importlib.util.spec_from_file_location(as_name or name, SCRIPTS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
 
 
 def _sym(upper):

@@ -3,7 +3,6 @@
 figure points it plots come from ``results/companion_mbp/authors_points.csv``."""
 
 import gzip
-import importlib.util
 import json
 import math
 import pickle
@@ -18,16 +17,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "companion_mbp.py"
 POINTS = ROOT / "results" / "companion_mbp" / "authors_points.csv"
 
 
 @pytest.fixture(scope="module")
-def mod():
-    spec = importlib.util.spec_from_file_location("companion_mbp", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def mod(load_script):
+    return load_script("companion_mbp")
 
 
 @pytest.fixture(autouse=True)

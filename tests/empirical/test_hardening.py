@@ -8,7 +8,6 @@ before any work, with :class:`statmech.InvalidParameterError` naming the paramet
 status 2 and one line on stderr naming the option (never a traceback).
 """
 
-import importlib.util
 import pickle
 import re
 import struct
@@ -532,11 +531,8 @@ SCRIPT_CASES = [
 
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("reproduce_real_data_hardening", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def script(load_script):
+    return load_script("reproduce_real_data", "reproduce_real_data_hardening")
 
 
 @pytest.mark.parametrize("argv, flag", [c[1:] for c in SCRIPT_CASES],

@@ -1,7 +1,5 @@
 """scripts/reproduce_real_data.py runs end to end on tiny generated MNIST files."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,13 +7,9 @@ import pytest
 pytest.importorskip("torch")
 from test_data import _write_mnist  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "reproduce_real_data.py"
 
-
-def test_reproduce_real_data_on_tiny_mnist_files(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("reproduce_real_data", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+def test_reproduce_real_data_on_tiny_mnist_files(tmp_path, capsys, load_script):
+    mod = load_script("reproduce_real_data")
     data = tmp_path / "mnist"
     data.mkdir()
     _write_mnist(data, n_train=60, n_test=20, gz=True)

@@ -277,3 +277,19 @@ def test_run_sweep_refuses_a_file_as_cache_and_a_bad_sweep_argument(tmp_path):
     with pytest.raises(InvalidParameterError, match="existing sweep") as info:
         run_sweep(tmp_path, cache=tmp_path)
     assert info.value.param == "source"
+
+
+def test_run_script_parses_reports_and_turns_os_errors_into_one_line(capsys):
+    from statmech.cli_errors import OneLineArgumentParser, run_script
+
+    parser = OneLineArgumentParser(prog="demo")
+    parser.add_argument("--n", type=int, default=1)
+
+    def broken(args):
+        raise OSError(f"disk full\nwhile writing {args.n}")
+
+    assert run_script(parser, lambda args: args.n - 1, ["--n", "1"]) == 0
+    assert run_script(parser, broken, ["--n", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err == "demo: error: disk full while writing 3\n"
+    assert run_script(parser, lambda args: 0, ["--bogus"]) == 2

@@ -4,9 +4,7 @@ reruns from empty caches."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,23 +14,15 @@ from statmech import OrderParameters, prune_theory
 from statmech.generalization import generalization_error
 from statmech.pruning.validation import ValidationConfig, train_students
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "reproduce_acharyya2020.py"
 TINY = ["--N", "30", "--alpha", "3", "--students", "3", "--masks", "4", "--replicates", "3",
         "--workers", "1"]
 FILES = ("comparison.csv", "claims.csv", "pruned_losses.csv")
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("reproduce_acharyya2020", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, load_script):
     """Two runs of the tiny configuration, each with its own empty cache."""
-    mod = _script()
+    mod = load_script("reproduce_acharyya2020")
     outs = []
     for i in range(2):
         root = tmp_path_factory.mktemp(f"run{i}")
@@ -151,7 +141,7 @@ def _point_config(mod, config, noise, replicate):
                 if c["noise"] == noise and c["replicate"] == replicate)
 
 
-def test_fewer_than_three_replicates_is_refused():
-    mod = _script()
+def test_fewer_than_three_replicates_is_refused(load_script):
+    mod = load_script("reproduce_acharyya2020")
     with pytest.raises(SystemExit):
         mod.parse_args(["--replicates", "2"])
