@@ -170,7 +170,8 @@ def render(names: list[str] | None = None, *, quality: str = "quick",
         f"{len(tasks)} to compute, {n_points - len(tasks)} cached")
 
     def draw(name: str) -> None:
-        key = render_key(registry[name], quality, plans[name].values())
+        key = render_key(registry[name], quality,
+                         [k for plan in plans[name].values() for k in plan.keys])
         try:
             paths = _written(registry[name], Path(output), key) if not redraw else None
             if paths is not None:
@@ -242,18 +243,15 @@ def _render_one(fig_def: Figure, quality: str, output: Path, cache, executor, wo
                 scheduler, force, progress, redraw=False) -> list[Path]:
     """Run one figure's sweeps and write its PNG and PDF (see :func:`render`)."""
     from ..sweep import run_sweep
-    from ..sweep.cache import Cache
-    from ..sweep.run import plan_sweep
 
     tables = {}
-    plans = []
-    root = str(Cache(cache).root)
     for label, spec in fig_def.sweeps(quality).items():
         tables[label] = run_sweep({"name": f"{fig_def.name}:{label}", **spec}, cache=cache,
                                   executor=executor, workers=workers, scheduler=scheduler,
                                   force=force, progress=progress)
-        plans.append(plan_sweep({"name": f"{fig_def.name}:{label}", **spec}, root))
-    key = render_key(fig_def, quality, plans)
+    # the tables carry their points' cache keys: no second pass over the cache
+    key = render_key(fig_def, quality, [k for t in tables.values() if "key" in t.columns
+                                        for k in t["key"].unique()])
     if not redraw and (paths := _written(fig_def, output, key)) is not None:
         return paths
     return _draw(fig_def, quality, output, tables, key)
@@ -295,11 +293,11 @@ def _drawing_source(fig_def: Figure) -> str:
     return "|".join(parts)
 
 
-def render_key(fig_def: Figure, quality: str, plans) -> str:
+def render_key(fig_def: Figure, quality: str, point_keys) -> str:
     """16 hex digits identifying a drawing: the figure's configuration hash, the cache keys of
     its points (data, package version and computation source), its drawing code and the
     matplotlib version (:func:`render`)."""
-    keys = sorted(k for plan in plans for k in plan.keys)
+    keys = sorted(set(point_keys))
     text = "|".join([figure_config_hash(fig_def, quality), quality, *keys,
                      _drawing_source(fig_def)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
