@@ -25,7 +25,7 @@ import numpy as np
 
 import statmech
 from statmech._validation import Integer, InvalidParameterError, check
-from statmech.cli_errors import (
+from statmech.cli.errors import (
     OneLineArgumentParser,
     check_output_path,
     run_reporting,
@@ -290,7 +290,7 @@ def run_prune(args: argparse.Namespace) -> int:
 
 def plot_real_data(table: Any, out: Path, stem: str = "real_data") -> list[Path]:
     """:func:`draw_real_data`, saved as PNG and PDF."""
-    from statmech.style import save_figure
+    from statmech.plotting.style import save_figure
 
     return save_figure(draw_real_data(table), out, stem)
 
@@ -300,7 +300,7 @@ def draw_real_data(table: Any):
     and one with reweighting (open markers, dashed), one legend below both."""
     from matplotlib.lines import Line2D
 
-    from statmech.style import method_style, new_figure, plain_log_ticks
+    from statmech.plotting.style import method_style, new_figure, plain_log_ticks
 
     from .compare import summarise
 
@@ -345,7 +345,7 @@ def draw_real_data(table: Any):
 
 def plot_teacher_student(table: Any, out: Path, stem: str = "teacher_student") -> list[Path]:
     """:func:`draw_teacher_student`, saved as PNG and PDF."""
-    from statmech.style import save_figure
+    from statmech.plotting.style import save_figure
 
     return save_figure(draw_teacher_student(table), out, stem)
 
@@ -357,7 +357,7 @@ def draw_teacher_student(table: Any):
     from matplotlib.lines import Line2D
     from scipy import stats
 
-    from statmech.style import method_style, new_figure, plain_log_ticks
+    from statmech.plotting.style import method_style, new_figure, plain_log_ticks
 
     fig, (ax, az) = new_figure(2, height=3.0)
     n = len(table)
@@ -493,7 +493,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``empirical`` console script (exit status 2 on any usage error: one
-    line on stderr naming the option, :mod:`statmech.cli_errors`)."""
+    line on stderr naming the option, :mod:`statmech.cli.errors`)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

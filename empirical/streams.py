@@ -4,7 +4,8 @@
 teacher–student pairs with :func:`statmech.get_backend` ``("torch")`` from exactly the random
 streams :func:`statmech.simulate` uses for its full-N engine: member i's inputs come from child 1
 and its label noise from child 2 of ``SeedSequence(seed)`` child (i,), drawn in blocks of
-:func:`statmech.sgd_full.full_block_steps` steps. So a torch student trained on a stream with
+:func:`statmech.simulation.sgd_full.full_block_steps` steps. So a torch student trained on a stream
+with
 seed s sees the very inputs a ``simulate(..., seed=s, backend="torch")`` member sees, and the two
 trajectories agree to rounding (tested).
 
@@ -21,9 +22,9 @@ import numpy as np
 import torch
 
 from statmech._validation import InvalidParameterError
-from statmech.backend import get_backend, member_seeds
-from statmech.sgd_engine import STREAM_INPUTS, STREAM_NOISE, child_seed
-from statmech.sgd_full import full_block_steps
+from statmech.simulation.backend import get_backend, member_seeds
+from statmech.simulation.sgd_engine import STREAM_INPUTS, STREAM_NOISE, child_seed
+from statmech.simulation.sgd_full import full_block_steps
 
 from .data import Dataset
 from .models import CommitteeMachine

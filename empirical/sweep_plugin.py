@@ -195,7 +195,7 @@ def register_figures() -> None:
         from matplotlib.ticker import LogLocator
 
         from statmech.companion import kept_fraction
-        from statmech.style import new_figure, plain_log_ticks
+        from statmech.plotting.style import new_figure, plain_log_ticks
 
         raw = tables["mbp"]
         t = raw.groupby("d").mean(numeric_only=True).reset_index()
@@ -254,7 +254,7 @@ def register_figures() -> None:
         from matplotlib.lines import Line2D
         from matplotlib.ticker import NullLocator, ScalarFormatter
 
-        from statmech.style import method_style, new_figure, plain_log_ticks
+        from statmech.plotting.style import method_style, new_figure, plain_log_ticks
 
         t = tables["spec"]
         styles = {"spectral_theta0": ("spectral_node", False, "spectral, θ = 0"),

@@ -1,4 +1,4 @@
-"""Benchmark of the exact k-DPP sampler (statmech.dpp) against DPPy 0.3.3 in a Python loop.
+"""Benchmark of the exact k-DPP sampler (statmech.pruning.dpp) against DPPy 0.3.3 in a Python loop.
 
 Kernels are random PSD matrices L = X Xᵀ/n, X an n×n standard Gaussian (eigenvalues O(1),
 well-conditioned enough for DPPy). Cases:
@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from statmech.dpp import KDPP, sample_k_dpp
+from statmech.pruning.dpp import KDPP, sample_k_dpp
 
 HAS_DPPY = importlib.util.find_spec("dppy") is not None
 

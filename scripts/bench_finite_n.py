@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 import statmech as sm
-from statmech.order_parameters import joint_covariance
 from statmech.pruning import finite_n as F
 from statmech.pruning.api import prune_theory
+from statmech.theory.order_parameters import joint_covariance
 
 ROOT = Path(__file__).resolve().parents[1]
 

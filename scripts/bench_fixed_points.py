@@ -13,7 +13,7 @@ same points (plateau height, escape time and η_c are the columns the figure plo
 Run: ``python scripts/bench_fixed_points.py [--save old.csv] [--compare old.csv]``.
 
 Measured on 2 shared cores, back to back: 60.4 s before the rewrite of
-:mod:`statmech.fixed_points` (every trajectory to α = 1e4 with DOP853, the plateau search in
+:mod:`statmech.theory.fixed_points` (every trajectory to α = 1e4 with DOP853, the plateau search in
 restarted chunks of the full right-hand side) and 13.3 s after; plateau height, escape time,
 η_c and ``diverged`` agree to 2e-14 relative, ``eg_final`` to 6.4e-10 absolute.
 """

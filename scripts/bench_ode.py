@@ -23,8 +23,8 @@ from functools import partial
 import numpy as np
 
 import statmech as sm
-from statmech.activations import ACTIVATIONS
-from statmech.rhs import BatchedRHS, _coefficients
+from statmech.theory.activations import ACTIVATIONS
+from statmech.theory.rhs import BatchedRHS, _coefficients
 
 ALPHA = np.geomspace(1.0, 1000.0, 50)
 ETA = 0.5

@@ -10,7 +10,8 @@ At N = 500 and N = 10⁴, K = M = 2, erf, B = 1, float64, NumPy backend (``--bac
 ``--seconds`` seconds.
 
 ``--reduced-paths`` instead prints µs per SGD step (all E members together) of the reduced chain
-on its two paths (:mod:`statmech.reduced_chain`): the carried factor F (B = 1) and the eigh path
+on its two paths (:mod:`statmech.simulation.reduced_chain`): the carried factor F (B = 1) and the
+eigh path
 (F re-derived from S by a batched ``eigh`` every step), at K = 6, M = 2 and K = 20, M = 5, E = 4,
 N = 500, B = 1, both layers trained. Each figure is the median over ``--rounds`` rounds in which
 the two paths alternate, each timed run lasting at least ``--seconds`` seconds (block draws and
@@ -26,10 +27,10 @@ import time
 import numpy as np
 from scipy.special import erf
 
-from statmech.backend import get_backend, member_seeds
-from statmech.reduced_chain import ReducedEngine
-from statmech.sgd_engine import STREAM_INPUTS, SGDModel, child_seed
-from statmech.sgd_full import FullEngine, full_block_steps
+from statmech.simulation.backend import get_backend, member_seeds
+from statmech.simulation.reduced_chain import ReducedEngine
+from statmech.simulation.sgd_engine import STREAM_INPUTS, SGDModel, child_seed
+from statmech.simulation.sgd_full import FullEngine, full_block_steps
 
 K = M = 2
 
@@ -93,7 +94,7 @@ def bench_full(be, N, E, dtype, sec, rep, sync=lambda: None):
 
 
 def bench_reduced(be, N, E, dtype, sec, rep, sync=lambda: None):
-    from statmech.order_parameters import OrderParameters
+    from statmech.theory.order_parameters import OrderParameters
 
     op = OrderParameters.random(K, M, N, size=E, seed=0)
     eng = ReducedEngine(be, _model(N, dtype), member_seeds(0, E), op.Q, op.R, op.T,
@@ -128,7 +129,7 @@ class _EighChain(ReducedEngine):
 
 
 def _reduced_engine(cls, be, K_, M_, N, E, dtype):
-    from statmech.order_parameters import OrderParameters
+    from statmech.theory.order_parameters import OrderParameters
 
     op = OrderParameters.random(K_, M_, N, size=E, seed=0)
     return cls(be, _model(N, dtype, K_, M_, train=True), member_seeds(0, E), op.Q, op.R, op.T,

@@ -86,7 +86,7 @@ from empirical import bounds as B
 from empirical._checks import check_device
 from empirical.data import load_cifar10, load_idx
 from statmech._validation import Integer, InvalidParameterError, check
-from statmech.cli_errors import OneLineArgumentParser, check_output_path, run_script
+from statmech.cli.errors import OneLineArgumentParser, check_output_path, run_script
 from statmech.companion import (
     kept_fraction,
     mbp_mask,

@@ -41,7 +41,7 @@ from empirical.compare import real_data_table, summarise
 from empirical.data import load_cifar10, load_idx
 from empirical.pruning import METHOD_NAMES
 from statmech._validation import Integer, Options, Real, check
-from statmech.cli_errors import OneLineArgumentParser, check_output_path, run_script
+from statmech.cli.errors import OneLineArgumentParser, check_output_path, run_script
 from statmech.paths import output_dir
 from statmech.pruning import PRUNING_METHODS, method_names
 

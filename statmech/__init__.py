@@ -14,50 +14,37 @@ from typing import TYPE_CHECKING
 
 from ._lazy import lazy_getattr as _lazy_getattr
 from ._validation import InvalidParameterError
+from ._version import package_version
 
 #: Public name -> the submodule that defines it. Imported on first use (module ``__getattr__``)
 #: so that ``import statmech`` stays cheap: SciPy's special functions and integrators, pandas,
 #: matplotlib and torch are loaded only by the code that needs them.
 _LAZY: dict[str, str] = {
-    "dpp": "",
-    **dict.fromkeys(("ACTIVATIONS", "Activation", "get_activation"), "activations"),
-    **dict.fromkeys(("BACKENDS", "Backend", "get_backend", "member_seeds"), "backend"),
-    **dict.fromkeys(("KDPP", "sample_dpp", "sample_k_dpp"), "dpp"),
-    **dict.fromkeys(("Ensemble", "EnsembleMean"), "ensemble"),
+    "dpp": "pruning",
+    **dict.fromkeys(("ACTIVATIONS", "Activation", "get_activation"), "theory.activations"),
+    **dict.fromkeys(("BACKENDS", "Backend", "get_backend", "member_seeds"), "simulation.backend"),
+    **dict.fromkeys(("KDPP", "sample_dpp", "sample_k_dpp"), "pruning.dpp"),
+    **dict.fromkeys(("Ensemble", "EnsembleMean"), "simulation.ensemble"),
     **dict.fromkeys(("critical_learning_rate", "escape_time", "optimal_learning_rate",
-                     "plateau_height", "symmetric_plateau"), "fixed_points"),
-    **dict.fromkeys(("generalization_error", "test_loss"), "generalization"),
-    **dict.fromkeys(("DIVERGENCE_FACTOR", "METHODS", "ODE_METHODS", "integrate", "ode_rhs"),
-                    "ode"),
-    **dict.fromkeys(("PSD_RTOL", "SYMMETRY_RTOL", "OrderParameters"), "order_parameters"),
+                     "plateau_height", "symmetric_plateau"), "theory.fixed_points"),
+    **dict.fromkeys(("generalization_error", "test_loss"), "theory.generalization"),
+    **dict.fromkeys(("integrate", "ode_rhs"), "theory.ode"),
+    **dict.fromkeys(("DIVERGENCE_FACTOR", "METHODS", "ODE_METHODS"), "theory.solver_limits"),
+    **dict.fromkeys(("PSD_RTOL", "SYMMETRY_RTOL", "OrderParameters"), "theory.order_parameters"),
     **dict.fromkeys(("PRUNING_METHODS", "PruneTheory", "PruningResult", "match_parameters",
                      "matched_edges", "method_names", "order_units_by_teacher", "prune",
                      "prune_student", "prune_theory", "pruned_error"), "pruning"),
-    **dict.fromkeys(("SIMULATION_METHODS", "ReconstructionWarning", "simulate"), "simulation"),
-    "Trajectory": "trajectory",
-    "weights_from_order_parameters": "weights_reconstruction",
+    **dict.fromkeys(("SIMULATION_METHODS", "ReconstructionWarning", "simulate"), "simulation.api"),
+    "Trajectory": "theory.trajectory",
+    "weights_from_order_parameters": "simulation.weights_reconstruction",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from . import dpp
-    from .activations import ACTIVATIONS, Activation, get_activation
-    from .backend import BACKENDS, Backend, get_backend, member_seeds
-    from .dpp import KDPP, sample_dpp, sample_k_dpp
-    from .ensemble import Ensemble, EnsembleMean
-    from .fixed_points import (
-        critical_learning_rate,
-        escape_time,
-        optimal_learning_rate,
-        plateau_height,
-        symmetric_plateau,
-    )
-    from .generalization import generalization_error, test_loss
-    from .ode import DIVERGENCE_FACTOR, METHODS, ODE_METHODS, integrate, ode_rhs
-    from .order_parameters import PSD_RTOL, SYMMETRY_RTOL, OrderParameters
     from .pruning import (
         PRUNING_METHODS,
         PruneTheory,
         PruningResult,
+        dpp,
         match_parameters,
         matched_edges,
         method_names,
@@ -67,22 +54,27 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         prune_theory,
         pruned_error,
     )
-    from .simulation import SIMULATION_METHODS, ReconstructionWarning, simulate
-    from .trajectory import Trajectory
-    from .weights_reconstruction import weights_from_order_parameters
+    from .pruning.dpp import KDPP, sample_dpp, sample_k_dpp
+    from .simulation.api import SIMULATION_METHODS, ReconstructionWarning, simulate
+    from .simulation.backend import BACKENDS, Backend, get_backend, member_seeds
+    from .simulation.ensemble import Ensemble, EnsembleMean
+    from .simulation.weights_reconstruction import weights_from_order_parameters
+    from .theory.activations import ACTIVATIONS, Activation, get_activation
+    from .theory.fixed_points import (
+        critical_learning_rate,
+        escape_time,
+        optimal_learning_rate,
+        plateau_height,
+        symmetric_plateau,
+    )
+    from .theory.generalization import generalization_error, test_loss
+    from .theory.ode import integrate, ode_rhs
+    from .theory.order_parameters import PSD_RTOL, SYMMETRY_RTOL, OrderParameters
+    from .theory.solver_limits import DIVERGENCE_FACTOR, METHODS, ODE_METHODS
+    from .theory.trajectory import Trajectory
 
 
-def _package_version() -> str:
-    """The installed distribution's version (pyproject.toml is the one place it is written)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("statmech-pruning")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree not installed
-        return "0+unknown"
-
-
-__getattr__ = _lazy_getattr(__name__, _LAZY, globals(), {"__version__": _package_version})
+__getattr__ = _lazy_getattr(__name__, _LAZY, globals(), {"__version__": package_version})
 
 
 def __dir__() -> list[str]:

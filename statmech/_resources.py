@@ -41,7 +41,8 @@ def available_memory() -> int | None:
 
 
 def device_memory(backend: Any) -> int | None:
-    """Free bytes on the GPU of a :class:`statmech.backend.Backend` (None for CPU backends or if
+    """Free bytes on the GPU of a :class:`statmech.simulation.backend.Backend` (None for CPU
+    backends or if
     unknown; then host memory is what counts)."""
     if backend is None or not getattr(backend, "is_gpu", False):
         return None

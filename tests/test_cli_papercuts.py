@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from statmech import cli as statmech_cli
-from statmech.cli_errors import format_default, subparser
+from statmech.cli.errors import format_default, subparser
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")

@@ -153,7 +153,7 @@ def test_references_resolve_in_the_repository(path):
 def test_scan_covers_the_sources_and_the_notes():
     names = {_rel(p) for p in FILES}
     assert "README.md" in names and "docs/README.md" in names
-    assert "statmech/rhs.py" in names and "results/validate_pruning/README.md" in names
+    assert "statmech/theory/rhs.py" in names and "results/validate_pruning/README.md" in names
     assert "tests/test_doc_references.py" not in names  # its examples are bad on purpose
     assert not any(n.startswith(".venv/") for n in names)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 import statmech as sm
+from statmech.plotting.style import method_label, method_style
 from statmech.pruning import PRUNING_METHODS, method_names
-from statmech.style import method_label, method_style
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = set(PRUNING_METHODS)

@@ -49,7 +49,6 @@ from .._validation import (
     check_positive_int,
     check_real,
 )
-from ..sweep.registry import register_computation
 
 __all__ = ["PatchData", "PruningRunResult", "make_patch_data", "network_output",
            "loss_and_gradient", "train_pruned_network", "effective_snr", "run_point",
@@ -629,7 +628,6 @@ SWEEP_CONSTRAINTS = {
 }
 
 
-@register_computation("pruning_at_init", defaults=SWEEP_DEFAULTS, constraints=SWEEP_CONSTRAINTS)
 def pruning_at_init_point(config: dict, seed: int):
     """Paper B (§2.5): masked GD after random pruning at rate p; one row per run."""
     return run_point(config, seed)

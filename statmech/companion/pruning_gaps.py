@@ -53,7 +53,6 @@ from .._validation import (
     check_positive_int,
     check_real,
 )
-from ..sweep.registry import register_computation
 
 __all__ = [
     "ACTIVATIONS", "DISTRIBUTIONS", "SCALINGS", "METHODS", "HOMOGENEOUS", "Network", "GapStats",
@@ -903,16 +902,21 @@ def gap_probability(table, eps: float, statistic: str = "max_rel"):
     return out
 
 
-@register_computation("pruning_gap", defaults={
+#: Defaults and constraints of the ``pruning_gap`` sweep computation (registered by
+#: :mod:`statmech.sweep.builtin`).
+GAP_SWEEP_DEFAULTS = {
     "width": 256, "depth": 2, "ratio": 0.1, "method": "magnitude", "scaling": "standard",
     "distribution": "gaussian", "n_inputs": 500, "input_dim": 32, "output_dim": None,
-    "activation": "relu", "scope": "layer", "bound": True, "replicate": 0}, constraints={
+    "activation": "relu", "scope": "layer", "bound": True, "replicate": 0}
+GAP_SWEEP_CONSTRAINTS = {
     "width": [Integer(1)], "depth": [Integer(1)], "ratio": [Real(0.0, 1.0, closed="left")],
     "method": [Options(METHODS)], "scaling": [Options(SCALINGS)],
     "distribution": [Options(DISTRIBUTIONS)], "n_inputs": [Integer(1)],
     "input_dim": [Integer(1)], "output_dim": [None, Integer(1)],
     "activation": [Options(tuple(ACTIVATIONS))], "scope": [Options(SCOPES)],
-    "bound": [Boolean()], "replicate": [Integer(0)]})
+    "bound": [Boolean()], "replicate": [Integer(0)]}
+
+
 def pruning_gap_point(config: dict, seed: int):
     """Pruning gap of a random FCN vs §4.4's predictions (paper D; fidelity pending).
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..plotting.style import method_label, method_style, new_figure, plain_log_ticks
 from ..pruning import method_names
-from ..style import method_label, method_style, new_figure, plain_log_ticks
 from .registry import register_figure
 
 #: The gallery's methods, from the pruning registry (``in_gallery``), in display order.
@@ -48,8 +48,8 @@ def _escape(alpha: np.ndarray, eg: np.ndarray, threshold: float) -> float:
 
 
 def _ode_sim_plot(tables: dict, quality: str):
-    from ..fixed_points import plateau_height
-    from ..style import member_quantiles
+    from ..plotting.style import member_quantiles
+    from ..theory.fixed_points import plateau_height
 
     t = tables["sim"]
     cfg = t.iloc[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..style import figure_legend, method_style, new_figure, plain_log_ticks
+from ..plotting.style import figure_legend, method_style, new_figure, plain_log_ticks
 from .registry import register_figure
 
 # ------------------------------------------------------------------------------------------

@@ -53,8 +53,8 @@ def figures() -> dict[str, Figure]:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        from . import builtin, companion  # noqa: F401  (register on import)
-
+        # The built-in figures (statmech.figures.builtin, .companion) are registered by this
+        # package's __init__, which imports them after this module.
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             try:
                 obj = ep.load()
@@ -321,7 +321,7 @@ def _draw(fig_def: Figure, quality: str, output: Path, tables: dict,
           key: str | None = None) -> list[Path]:
     """Draw a figure from its sweeps' tables and write its PNG and PDF, with the figure's
     configuration hash (and render key) in their metadata."""
-    from ..style import save_figure
+    from ..plotting.style import save_figure
 
     config_hash = figure_config_hash(fig_def, quality)
     fig = fig_def.plot(tables, quality)

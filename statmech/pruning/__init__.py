@@ -8,6 +8,7 @@ puts it in the registry).
 """
 
 from . import (  # noqa: F401  (registration)
+    dpp,  # noqa: F401  (the k-DPP sampler, statmech.dpp)
     dpp_edge,
     dpp_node,
     magnitude_edge,

@@ -22,10 +22,10 @@ from .._validation import (
     check_positive_int,
     validate_params,
 )
-from ..backend import get_backend
-from ..generalization import eg_from_order_parameters as eg_of
-from ..generalization import resolve_activations
-from ..order_parameters import OrderParameters, joint_covariance
+from ..simulation.backend import get_backend
+from ..theory.generalization import eg_from_order_parameters as eg_of
+from ..theory.generalization import resolve_activations
+from ..theory.order_parameters import OrderParameters, joint_covariance
 from .backend_ops import prune_on_backend, result_on_backend
 from .base import Layer, PruningResult, get_method, parse_keep
 from .edge_reweight import reweight_edges

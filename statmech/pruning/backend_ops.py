@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
-from ..backend import Backend
+from ..simulation.backend import Backend
 from .base import Layer, PruningMethod, PruningResult
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import InvalidParameterError, _fmt
-from ..order_parameters import OrderParameters
+from ..theory.order_parameters import OrderParameters
 
 __all__ = ["Layer", "PruningResult", "PruningMethod", "parse_keep", "PRUNING_METHODS",
            "register", "get_method", "method_names"]

@@ -6,7 +6,7 @@ k-DPP is *conditional Poisson sampling*: P(S) ∝ Π_{i∈S} w_i² over |S| = e.
 in O(D·e) per unit from the elementary symmetric polynomials e_r(q_1..q_i) of q = w², kept in log
 space: going backwards over i with r items still to place, item i is taken with probability
 q_i e_{r−1}(q_1..q_{i−1}) / e_r(q_1..q_i). With a general Ĉ the per-unit kernels go to the
-batched spectral k-DPP sampler (:mod:`statmech.dpp`).
+batched spectral k-DPP sampler (:mod:`statmech.pruning.dpp`).
 
 Theory. Exact inclusion probabilities π_i = q_i e_{e−1}(q_{−i}) / e_e(q) (``weights=``); as
 N → ∞ they tend to those of Poisson sampling, π(w) = φ w²/(Q_kk + φ w²) with φ fixed by
@@ -246,7 +246,7 @@ class DPPEdge(PruningMethod):
         if layer.input_cov is None:
             mask = sample_conditional_poisson(W * W, keep, rng, n_masks)
         else:
-            from ..dpp import sample_k_dpp
+            from .dpp import sample_k_dpp
 
             L = W[:, :, None] * layer.input_cov[None] * W[:, None, :]
             idx = sample_k_dpp(L, keep, size=n_masks, seed=rng)  # (H, n_masks, keep)

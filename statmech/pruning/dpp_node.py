@@ -8,7 +8,7 @@ measured on data otherwise). Default β = 1/median(d²_{k≠l}) (the median heur
 distances vanish); default jitter 0 (the reference used 0.01 on real data).
 
 Theory: exact enumeration of the C(K, k) subsets' probabilities, or the first- and second-order
-inclusion probabilities π_i (:func:`statmech.dpp.inclusion_probabilities`) and
+inclusion probabilities π_i (:func:`statmech.pruning.dpp.inclusion_probabilities`) and
 π_ij = det(L_{ij}) e_{k−2}(L^{(ij)}) / e_k(L), L^{(ij)} the Schur complement of the pair (the
 k-DPP conditioned on containing i and j).
 """
@@ -76,13 +76,13 @@ class DPPNode(NodeMethod):
     def sample_sets(self, ctx: NodeContext, k: int, variant: str, rng: np.random.Generator,
                     n: int, kernel: str = "linear", beta: float | None = None,
                     jitter: float = 0.0, **options: Any) -> np.ndarray:
-        from ..dpp import sample_k_dpp
+        from .dpp import sample_k_dpp
 
         return sample_k_dpp(node_kernel(ctx, kernel, beta, jitter), k, size=n, seed=rng)
 
     def inclusion(self, ctx: NodeContext, k: int, variant: str, kernel: str = "linear",
                   beta: float | None = None, jitter: float = 0.0, **options: Any):
-        from ..dpp import inclusion_probabilities, log_normaliser
+        from .dpp import inclusion_probabilities, log_normaliser
 
         L = node_kernel(ctx, kernel, beta, jitter)
         H = L.shape[0]

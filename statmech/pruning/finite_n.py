@@ -38,10 +38,10 @@ import math
 
 import numpy as np
 
-from .. import integrals_general as _ig
-from ..activations import Activation
-from ..integrals import pairwise_I2
-from ..order_parameters import joint_covariance
+from ..theory import gaussian_integrals as _ig
+from ..theory.activations import Activation
+from ..theory.ode_integrals import pairwise_I2
+from ..theory.order_parameters import joint_covariance
 
 #: Largest number of perturbed states (times the squared field count) passed to one batched ε_g
 #: evaluation in :func:`mask_spread` (bounds the temporaries of ``pairwise_I2``).
@@ -226,7 +226,7 @@ def _eg_batch(Qx: np.ndarray, Rx: np.ndarray, T: np.ndarray, u: np.ndarray,
               student: Activation, teacher: Activation) -> np.ndarray:
     """ε_g of a batch of states (B, K, K), (B, K, M) with signed output weights u = (−v, v*).
 
-    The same arithmetic as :func:`statmech.generalization.eg_from_order_parameters` called on
+    The same arithmetic as :func:`statmech.theory.generalization.eg_from_order_parameters` called on
     each state alone: the I2 of the whole batch at once (elementwise, hence identical), then the
     quadratic form state by state, because a batched ``einsum`` may sum in another order and the
     finite differences of :func:`mask_spread` would amplify that rounding by 1/h.

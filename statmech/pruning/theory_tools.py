@@ -1,7 +1,7 @@
 """Theory helpers shared by the pruning methods (order-parameter space, NumPy).
 
 * The population activation covariance I2 (ε_g of raw arrays is
-  :func:`statmech.generalization.eg_from_order_parameters`).
+  :func:`statmech.theory.generalization.eg_from_order_parameters`).
 * Node pruning: removing units leaves the kept units' entries of Q, R (hence of I2) unchanged,
   so with kept set S and outgoing weights v′ (zero off S)
 
@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erfcx, ndtr, roots_hermitenorm, wofz
 
-from ..activations import Activation
-from ..integrals import pairwise_I2
-from ..order_parameters import OrderParameters
+from ..theory.activations import Activation
+from ..theory.ode_integrals import pairwise_I2
+from ..theory.order_parameters import OrderParameters
 
 _PHI0 = 1.0 / np.sqrt(2.0 * np.pi)
 

@@ -27,9 +27,9 @@ import numpy as np
 
 from .._progress import ProgressBar
 from .._validation import InvalidParameterError
-from ..generalization import generalization_error
-from ..order_parameters import OrderParameters
-from ..simulation import simulate
+from ..simulation.api import simulate
+from ..theory.generalization import generalization_error
+from ..theory.order_parameters import OrderParameters
 from .api import matched_edges, prune_student, prune_theory
 from .base import method_names
 

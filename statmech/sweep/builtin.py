@@ -19,17 +19,18 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import Boolean, InstanceOf, Integer, InvalidParameterError, Options, Real
-from ..activations import ACTIVATIONS
-from ..fixed_points import (
+from ..companion import pruning_at_init, pruning_gaps
+from ..pruning import PRUNING_METHODS, matched_edges, method_names, prune_theory
+from ..simulation.api import SIMULATION_METHODS, simulate
+from ..theory.activations import ACTIVATIONS
+from ..theory.fixed_points import (
     _escape_trajectory,
     critical_learning_rate,
     escape_time,
     plateau_height,
 )
-from ..ode import integrate
-from ..order_parameters import OrderParameters
-from ..pruning import PRUNING_METHODS, matched_edges, method_names, prune_theory
-from ..simulation import SIMULATION_METHODS, simulate
+from ..theory.ode import integrate
+from ..theory.order_parameters import OrderParameters
 from .registry import ListOf, register_computation
 
 #: The seven methods of the seed paper and the gallery, from the registry (a list: sweep
@@ -103,7 +104,7 @@ def fixed_points_point(config: dict, seed: int):
 
     The ODE is ``integrate(..., on_divergence="mask")`` on 600 outputs up to ``alpha_max``
     until the escape time is determined, then a stiff solver finishes it
-    (:func:`statmech.fixed_points._escape_trajectory`): the escape time is ``integrate``'s
+    (:func:`statmech.theory.fixed_points._escape_trajectory`): the escape time is ``integrate``'s
     exactly; ``diverged`` and ``eg_final`` (ε_g at ``alpha_max``) agree with it to the ODE
     tolerance.
     """
@@ -186,7 +187,7 @@ def pruned_error_point(config: dict, seed: int):
 
 
 def _eg(op: OrderParameters) -> float:
-    from ..generalization import generalization_error
+    from ..theory.generalization import generalization_error
 
     return float(generalization_error(op))
 
@@ -255,3 +256,13 @@ def pruned_state_point(config: dict, seed: int):
         th = prune_theory(op, method, keep, N=N)
         add(method, th.Q, th.R, th.v)
     return pd.DataFrame(rows)
+
+
+# --- companion papers: their point functions live in statmech.companion (a lower layer, which
+# knows nothing of sweeps); they are registered here, beside the built-ins.
+register_computation("pruning_at_init", defaults=pruning_at_init.SWEEP_DEFAULTS,
+                     constraints=pruning_at_init.SWEEP_CONSTRAINTS)(
+    pruning_at_init.pruning_at_init_point)
+register_computation("pruning_gap", defaults=pruning_gaps.GAP_SWEEP_DEFAULTS,
+                     constraints=pruning_gaps.GAP_SWEEP_CONSTRAINTS)(
+    pruning_gaps.pruning_gap_point)

@@ -237,9 +237,8 @@ def _load_plugins() -> None:
     if _PLUGINS_LOADED:
         return
     _PLUGINS_LOADED = True
-    from ..companion import pruning_at_init, pruning_gaps  # noqa: F401  (companion papers)
-    from . import builtin  # noqa: F401  (built-ins register on import)
-
+    # The built-ins (statmech.sweep.builtin) are registered by this package's __init__, which
+    # imports them after this module: the registry itself imports nothing above it.
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             obj = ep.load()

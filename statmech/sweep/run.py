@@ -80,9 +80,9 @@ _POINT_QUEUE: Any = None  # a worker's queue to the main process for in-point pr
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import package_version
 
-    return __version__
+    return package_version()
 
 
 def compute_point(computation: str | Computation, config: dict, key: str, cache_root: str,

@@ -14,9 +14,9 @@ from empirical.training import (  # noqa: E402
     teacher_labels,
     train_online,
 )
-from statmech.backend import get_backend, member_seeds  # noqa: E402
-from statmech.sgd_engine import SGDModel  # noqa: E402
-from statmech.sgd_full import FullEngine  # noqa: E402
+from statmech.simulation.backend import get_backend, member_seeds  # noqa: E402
+from statmech.simulation.sgd_engine import SGDModel  # noqa: E402
+from statmech.simulation.sgd_full import FullEngine  # noqa: E402
 
 
 @pytest.mark.parametrize("activation", ["erf", "relu", "linear"])

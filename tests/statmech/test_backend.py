@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from statmech.backend import cupy_available, get_backend, member_seeds
+from statmech.simulation.backend import cupy_available, get_backend, member_seeds
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 

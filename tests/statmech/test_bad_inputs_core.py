@@ -10,7 +10,7 @@ import pytest
 
 import statmech as sm
 from statmech import InvalidParameterError
-from statmech import integrals_general as ig
+from statmech.theory import gaussian_integrals as ig
 
 OP = sm.OrderParameters.random(2, 2, 100, seed=0)
 OPB = sm.OrderParameters.random(2, 2, 100, size=2, seed=0)

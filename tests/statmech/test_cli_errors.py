@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from statmech._validation import InvalidParameterError
-from statmech.cli import main
+from statmech.cli.main import main
 from statmech.sweep import run_sweep
 
 REPO = Path(__file__).resolve().parents[2]
@@ -280,7 +280,7 @@ def test_run_sweep_refuses_a_file_as_cache_and_a_bad_sweep_argument(tmp_path):
 
 
 def test_run_script_parses_reports_and_turns_os_errors_into_one_line(capsys):
-    from statmech.cli_errors import OneLineArgumentParser, run_script
+    from statmech.cli.errors import OneLineArgumentParser, run_script
 
     parser = OneLineArgumentParser(prog="demo")
     parser.add_argument("--n", type=int, default=1)

@@ -1,4 +1,4 @@
-"""Exact k-DPP / DPP sampling (statmech.dpp).
+"""Exact k-DPP / DPP sampling (statmech.pruning.dpp).
 
 Statistical tests use fixed seeds, so every run is deterministic; the thresholds below are the
 false-alarm rates each test would have with a fresh seed:
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from statmech.dpp import (
+from statmech.pruning.dpp import (
     KDPP,
     _projection_chain,
     inclusion_probabilities,
@@ -274,7 +274,8 @@ def test_dpp_inclusion_frequencies_and_cardinality_match_n30():
 
 
 # ------------------------------------------------------------------------------------------
-# 4. ill-conditioned kernels (DPPy 0.3.3 fails on all of these; statmech.dpp, "Why log space")
+# 4. ill-conditioned kernels (DPPy 0.3.3 fails on all of these; statmech.pruning.dpp, "Why log
+# space")
 # ------------------------------------------------------------------------------------------
 def test_geometric_spectrum_cond_1e16():
     n, k, N = 300, 200, 100
@@ -418,7 +419,7 @@ def test_seeds_are_reproducible():
 
 
 def test_scalar_and_vectorised_eigenvector_choice_agree(monkeypatch):
-    import statmech.dpp as dpp_module
+    import statmech.pruning.dpp as dpp_module
 
     L = np.stack([random_kernel(40, 145), random_kernel(40, 146, np.geomspace(1e-3, 1e3, 40))])
     dpp = KDPP(L)
@@ -430,7 +431,7 @@ def test_scalar_and_vectorised_eigenvector_choice_agree(monkeypatch):
 
 
 def test_kdpp_caches_spectrum_and_esp_tables(monkeypatch):
-    import statmech.dpp as dpp_module
+    import statmech.pruning.dpp as dpp_module
 
     L = random_kernel(15, 140)
     dpp = KDPP(L)

@@ -26,10 +26,10 @@ from scipy.special import ndtri
 
 import statmech as sm
 from statmech import InvalidParameterError
-from statmech.generalization import eg_from_order_parameters, resolve_activations
 from statmech.pruning.dpp_edge import DPP_EDGE, cps_inclusion, poisson_odds
 from statmech.pruning.magnitude_edge import MAGNITUDE_EDGE
 from statmech.pruning.theory_tools import truncated_cross_moment
+from statmech.theory.generalization import eg_from_order_parameters, resolve_activations
 
 KEEPS = [0.1, 0.3, 0.5, 0.7, 0.834, 0.9, 0.95]
 SQ2PI = np.sqrt(2 * np.pi)

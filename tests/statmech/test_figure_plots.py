@@ -66,7 +66,7 @@ def _close(fig):
 
 
 def test_member_quantiles_ignore_nan_without_warning():
-    from statmech.style import member_quantiles
+    from statmech.plotting.style import member_quantiles
 
     x = np.array([[1.0, np.nan], [2.0, np.nan], [3.0, np.nan], [1000.0, np.nan]])
     with np.errstate(all="raise"):
@@ -78,9 +78,9 @@ def test_simulate_plot_shows_the_median_not_a_mean_dragged_by_a_stuck_member(tmp
                                                                               monkeypatch):
     import argparse
 
-    from statmech import cli
-    from statmech.ode import integrate
-    from statmech.simulation import simulate
+    import statmech.cli.main as cli
+    from statmech.simulation.api import simulate
+    from statmech.theory.ode import integrate
 
     ens = simulate(60, 2, 2, eta=0.5, alpha=np.linspace(0, 3, 7), ensemble=8,
                    method="reduced", seed=1, progress=False)
@@ -105,7 +105,7 @@ def test_simulate_plot_shows_the_median_not_a_mean_dragged_by_a_stuck_member(tmp
 
 
 def _phase_table(Ks, etas):
-    from statmech.fixed_points import critical_learning_rate
+    from statmech.theory.fixed_points import critical_learning_rate
 
     rows = []
     for K in Ks:
@@ -134,7 +134,7 @@ def test_phase_diagram_blank_beyond_eta_c_and_log_colours(Ks):
 
 
 def test_phase_grid_has_no_column_beyond_every_eta_c():
-    from statmech.fixed_points import critical_learning_rate
+    from statmech.theory.fixed_points import critical_learning_rate
 
     for quality in ("quick", "full"):
         grid = builtin._phase_sweeps(quality)["fp"]["grid"]

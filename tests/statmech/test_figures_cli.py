@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from statmech import InvalidParameterError
-from statmech.cli import main
+from statmech.cli.main import main
 from statmech.figures import GalleryError, figures, register_figure, render
 from statmech.sweep import computations
 
@@ -18,7 +18,7 @@ import slow_plugin  # noqa: E402,F401
 
 
 def _test_plot(tables, quality):
-    from statmech.style import new_figure
+    from statmech.plotting.style import new_figure
 
     fig, ax = new_figure()
     t = tables["pts"]

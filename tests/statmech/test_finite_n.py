@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from statmech import integrals_general as _ig
-from statmech.activations import Activation, get_activation
-from statmech.generalization import eg_from_order_parameters
-from statmech.order_parameters import joint_covariance
 from statmech.pruning import finite_n as F
 from statmech.pruning.api import _edge_with_weights
 from statmech.pruning.base import get_method
+from statmech.theory import gaussian_integrals as _ig
+from statmech.theory.activations import Activation, get_activation
+from statmech.theory.generalization import eg_from_order_parameters
+from statmech.theory.order_parameters import joint_covariance
 
 # ------------------------------------------------------------------------------------------
 # scalar reference (the original implementation)

@@ -130,7 +130,7 @@ def test_linearisation_predicts_the_decay_of_the_integrated_flow():
     is degenerate with others and polynomial prefactors bias a fitted slope.)"""
     K = 2
     eta_opt, _ = sm.optimal_learning_rate(K)
-    A, B2 = sm.fixed_points._perfect_jacobians(K, 1, "erf", "test")
+    A, B2 = sm.theory.fixed_points._perfect_jacobians(K, 1, "erf", "test")
     op = _near_perfect(K, 0.03, seed=0)
     for eta in (0.25 * eta_opt, 0.5 * eta_opt):
         tr = sm.integrate(op, eta=eta, alpha=np.linspace(0, 150, 151), rtol=1e-11, atol=1e-16)
@@ -147,7 +147,7 @@ def test_optimal_learning_rate_minimises_the_slowest_rate():
     eta_c = sm.critical_learning_rate(K)
     eta_opt, lam = sm.optimal_learning_rate(K)
     assert 0 < eta_opt < eta_c and lam < 0
-    A, B2 = sm.fixed_points._perfect_jacobians(K, 1, "erf", "test")
+    A, B2 = sm.theory.fixed_points._perfect_jacobians(K, 1, "erf", "test")
     grid = np.linspace(0.02, 0.999, 60) * eta_c
     slowest = [np.max(np.linalg.eigvals(e * (A + e * B2)).real) for e in grid]
     assert lam <= min(slowest) + 1e-9
@@ -171,9 +171,10 @@ def _random_symmetric_states(K, n, rng):
 @pytest.mark.parametrize("sigma2, B, eta", [(0.0, 1, 0.7), (0.3, 3, 2.5)])
 def test_symmetric_flow_matches_the_full_right_hand_side(K, sigma2, B, eta):
     """The closed-form flow in the symmetric subspace equals three entries of the full K x K
-    right-hand side (statmech.rhs) at random states of the ansatz, noise and batches included."""
-    from statmech.fixed_points import _flow, _symmetric_flow_erf, _symmetric_state
-    from statmech.generalization import resolve_activations
+    right-hand side (statmech.theory.rhs) at random states of the ansatz, noise and batches
+    included."""
+    from statmech.theory.fixed_points import _flow, _symmetric_flow_erf, _symmetric_state
+    from statmech.theory.generalization import resolve_activations
 
     rng = np.random.default_rng(K)
     z = _random_symmetric_states(K, 40, rng)
@@ -192,8 +193,8 @@ def test_symmetric_flow_matches_the_full_right_hand_side(K, sigma2, B, eta):
 
 
 def test_symmetric_flow_is_nan_where_undefined():
-    from statmech.fixed_points import _symmetric_flow
-    from statmech.generalization import resolve_activations
+    from statmech.theory.fixed_points import _symmetric_flow
+    from statmech.theory.generalization import resolve_activations
 
     st, te = resolve_activations("erf", "test")
     f = _symmetric_flow(3, 0.5, 0.0, 1, st, te)
@@ -248,7 +249,7 @@ def _alpha(alpha_max, n=600):
 
 @pytest.mark.parametrize("K, eta, alpha_max", [(2, 1.0772, 2000.0), (3, 0.6, 1500.0)])
 def test_escape_trajectory_is_integrate_up_to_the_escape(K, eta, alpha_max):
-    from statmech.fixed_points import _escape_trajectory
+    from statmech.theory.fixed_points import _escape_trajectory
 
     op0 = _gallery_start(K, seed=K)
     alpha = _alpha(alpha_max)
@@ -273,7 +274,7 @@ def test_escape_trajectory_is_integrate_up_to_the_escape(K, eta, alpha_max):
 def test_escape_trajectory_without_crossing_settles_at_a_stable_fixed_point():
     """K = 2 at η = 3 > η_c: the students converge to a fixed point with ε_g above half the
     plateau, so there is no escape; phase 1 ends once the run has settled there."""
-    from statmech.fixed_points import _escape_trajectory
+    from statmech.theory.fixed_points import _escape_trajectory
 
     K, eta = 2, 2.9974
     op0 = _gallery_start(K, seed=5)
@@ -296,7 +297,7 @@ def test_escape_trajectory_without_crossing_settles_at_a_stable_fixed_point():
 
 @pytest.mark.parametrize("K, eta", [(3, 5.0), (2, 5.0)])
 def test_escape_trajectory_diverges_like_integrate(K, eta):
-    from statmech.fixed_points import _escape_trajectory
+    from statmech.theory.fixed_points import _escape_trajectory
 
     op0 = _gallery_start(K, seed=1)
     alpha = _alpha(1000.0)

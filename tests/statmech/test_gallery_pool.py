@@ -16,7 +16,7 @@ import slow_plugin  # noqa: E402,F401
 
 
 def _plot(tables, quality):
-    from statmech.style import new_figure
+    from statmech.plotting.style import new_figure
 
     fig, ax = new_figure()
     for t in tables.values():

@@ -68,7 +68,7 @@ def test_eg_against_monte_carlo(activation):
     v = rng.normal(size=K)
     vs = rng.normal(size=M)
     op = sm.OrderParameters.from_weights(W, Ws, v, vs)
-    gs, gt = sm.generalization.resolve_activations(activation, "test")
+    gs, gt = sm.theory.generalization.resolve_activations(activation, "test")
     X = rng.standard_normal((P, N))
     yhat = gs.g(X @ W.T / np.sqrt(N)) @ v
     y0 = gt.g(X @ Ws.T / np.sqrt(N)) @ vs

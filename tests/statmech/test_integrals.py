@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import statmech as sm
-from statmech.activations import ACTIVATIONS
-from statmech.integrals import _erf_contracted, _generic_contracted, pairwise_I2
+from statmech.theory.activations import ACTIVATIONS
+from statmech.theory.ode_integrals import _erf_contracted, _generic_contracted, pairwise_I2
 
 
 def _random_state(K, M, batch, seed):
@@ -77,7 +77,7 @@ def test_activation_values_and_derivatives():
 
 
 def test_chunked_i4_equals_unchunked(monkeypatch):
-    import statmech.integrals as integrals
+    import statmech.theory.ode_integrals as integrals
 
     C, u = _random_state(5, 3, (2,), seed=9)
     whole = _erf_contracted(C, u, 5, need_j2=False).I4uu
@@ -86,7 +86,7 @@ def test_chunked_i4_equals_unchunked(monkeypatch):
 
 
 def test_triangle_and_full_i4_paths_agree(monkeypatch):
-    import statmech.integrals as integrals
+    import statmech.theory.ode_integrals as integrals
 
     C, u = _random_state(3, 4, (5,), seed=11)
     monkeypatch.setattr(integrals, "_TRIANGLE_MIN", 0)

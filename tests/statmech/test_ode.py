@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import norm
 
 import statmech as sm
-from statmech.generalization import resolve_activations
+from statmech.theory.generalization import resolve_activations
 
 # docs/ode_theory.md §3.1: right-hand-side anchor at the `eg_erf_both` state
 # (η = η_v = 0.5, σ = 0.1).

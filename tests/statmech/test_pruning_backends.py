@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 import statmech as sm
-from statmech.backend import cupy_available
+from statmech.simulation.backend import cupy_available
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 

@@ -1,4 +1,4 @@
-"""The carried-factor path of the reduced chain (B = 1, ``statmech.reduced_chain``).
+"""The carried-factor path of the reduced chain (B = 1, ``statmech.simulation.reduced_chain``).
 
 1. Exactness in law: from one common state, n SGD steps (two compressions of F and a partial
    chunk) of the factor path against the explicit full-N engine, at small N where finite-N
@@ -25,15 +25,15 @@ import pytest
 from scipy import stats
 
 import statmech as sm
-from statmech.backend import get_backend, member_seeds
-from statmech.reduced_chain import (
+from statmech.simulation.backend import get_backend, member_seeds
+from statmech.simulation.reduced_chain import (
     FACTOR_CHUNK_MAX,
     REDUCED_BLOCK_STEPS,
     ReducedEngine,
     factor_chunk,
 )
-from statmech.sgd_engine import SGDModel
-from statmech.sgd_full import FullEngine
+from statmech.simulation.sgd_engine import SGDModel
+from statmech.simulation.sgd_full import FullEngine
 
 FAMILY = 0.0027
 HAS_TORCH = importlib.util.find_spec("torch") is not None

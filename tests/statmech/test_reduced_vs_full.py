@@ -23,11 +23,11 @@ import pytest
 from scipy import stats
 
 import statmech as sm
-import statmech.simulation as simulation
-from statmech.backend import get_backend
-from statmech.reduced_chain import ReducedEngine
-from statmech.sgd_engine import SGDModel
-from statmech.sgd_full import FullEngine
+import statmech.simulation.api as simulation
+from statmech.simulation.backend import get_backend
+from statmech.simulation.reduced_chain import ReducedEngine
+from statmech.simulation.sgd_engine import SGDModel
+from statmech.simulation.sgd_full import FullEngine
 
 FAMILY = 0.0027
 N, K, M = 10, 2, 2

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from statmech import OrderParameters, prune_theory
-from statmech.generalization import generalization_error
 from statmech.pruning.validation import ValidationConfig, train_students
+from statmech.theory.generalization import generalization_error
 
 TINY = ["--N", "30", "--alpha", "3", "--students", "3", "--masks", "4", "--replicates", "3",
         "--workers", "1"]

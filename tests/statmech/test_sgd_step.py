@@ -13,10 +13,10 @@ import pytest
 from scipy.special import erf
 
 import statmech as sm
-from statmech.backend import get_backend, member_seeds
-from statmech.reduced_chain import ReducedEngine
-from statmech.sgd_engine import SGDModel
-from statmech.sgd_full import FullEngine
+from statmech.simulation.backend import get_backend, member_seeds
+from statmech.simulation.reduced_chain import ReducedEngine
+from statmech.simulation.sgd_engine import SGDModel
+from statmech.simulation.sgd_full import FullEngine
 
 N, K, M, B, E = 40, 3, 2, 3, 4
 

@@ -9,7 +9,7 @@ from scipy import stats
 
 import statmech as sm
 from statmech._progress import ProgressBar
-from statmech.backend import cupy_available
+from statmech.simulation.backend import cupy_available
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import statmech as sm
-from statmech import integrals_general as ig
-from statmech.activations import get_activation
-from statmech.integrals import contracted_integrals
+from statmech.theory import gaussian_integrals as ig
+from statmech.theory.activations import get_activation
+from statmech.theory.ode_integrals import contracted_integrals
 
 ACTS = ("erf", "linear", "relu")
 
@@ -109,7 +109,7 @@ def test_integrate_in_two_threads_equals_serial(activation):
 
 def test_module_level_lookup_arrays_are_read_only():
     """Shared module-level arrays cannot be modified in place by accident (by any thread)."""
-    from statmech import integrals as itg
+    from statmech.theory import ode_integrals as itg
 
     for arr in (ig._S_NODES, ig._S_WEIGHTS, *ig._BASIS, *itg._pairs(3), *itg._upper(4)):
         assert not arr.flags.writeable

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 import statmech as sm
-from statmech import weights_reconstruction as wr
+from statmech.simulation import weights_reconstruction as wr
 
 N, K, M = 12, 3, 2
 

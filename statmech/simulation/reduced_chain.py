@@ -2,7 +2,8 @@ r"""The exact finite-N reduced chain: online SGD as a Markov chain on (Q, R, v).
 
 Derivation
 ----------
-Take the update of :class:`statmech.sgd_engine.SGDModel` on a mini-batch x_1..x_B of fresh
+Take the update of :class:`statmech.simulation.sgd_engine.SGDModel` on a mini-batch x_1..x_B of
+fresh
 inputs x_b ~ N(0, I_N), with d = 1 − κ/N, c_kb = v_k g'(λ_kb) Δ_b and the fields
 λ_b = W x_b/√N, ρ_b = W* x_b/√N::
 
@@ -107,7 +108,7 @@ from typing import Any
 
 import numpy as np
 
-from ._linalg import bartlett_factor, sym_pow
+from .._linalg import bartlett_factor, sym_pow
 from .backend import Backend
 from .sgd_engine import Engine, SGDModel
 

@@ -147,7 +147,7 @@ import threading
 
 import numpy as np
 
-from ._validation import InvalidParameterError, check_choice
+from .._validation import InvalidParameterError, check_choice
 
 __all__ = ["ACTIVATIONS", "I2", "I3", "I4", "J2", "orthant_probability"]
 

@@ -1,9 +1,11 @@
 """Monte Carlo simulation of online SGD in teacher–student ensembles: :func:`simulate`.
 
 Two engines share the model, the scalings and the random-stream layout
-(:mod:`statmech.sgd_engine`): ``method="full"`` trains E explicit networks of input dimension N
-(:mod:`statmech.sgd_full`); ``method="reduced"`` runs the exact finite-N Markov chain on the
-order parameters, at a cost per step independent of N (:mod:`statmech.reduced_chain`).
+(:mod:`statmech.simulation.sgd_engine`): ``method="full"`` trains E explicit networks of input
+dimension N
+(:mod:`statmech.simulation.sgd_full`); ``method="reduced"`` runs the exact finite-N Markov chain on
+the
+order parameters, at a cost per step independent of N (:mod:`statmech.simulation.reduced_chain`).
 
 Initial state of member i (its own stream, so independent of E):
 
@@ -24,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ._linalg import bartlett_factor
-from ._progress import ProgressBar
-from ._resources import check_memory, device_memory, format_bytes
-from ._validation import (
+from .._linalg import bartlett_factor
+from .._progress import ProgressBar
+from .._resources import check_memory, device_memory, format_bytes
+from .._validation import (
     Boolean,
     Integer,
     InvalidParameterError,
@@ -37,11 +39,12 @@ from ._validation import (
     check_real,
     validate_params,
 )
+from ..theory.generalization import eg_from_order_parameters, resolve_activations
+from ..theory.ode import _divergence_message
+from ..theory.order_parameters import OrderParameters
+from ..theory.solver_limits import DIVERGENCE_FACTOR, check_alpha
 from .backend import _DTYPES, _TEST_BACKENDS, BACKENDS, get_backend, member_seeds
 from .ensemble import Ensemble
-from .generalization import eg_from_order_parameters, resolve_activations
-from .ode import DIVERGENCE_FACTOR, _check_alpha, _divergence_message
-from .order_parameters import OrderParameters
 from .reduced_chain import REDUCED_BLOCK_STEPS, ReducedEngine, reduced_working_bytes
 from .sgd_engine import STREAM_INIT, SGDModel, child_seed
 from .sgd_full import FullEngine, full_block_steps
@@ -112,7 +115,7 @@ def _steps(alpha: Any, N: int) -> np.ndarray:
     than one step.
     """
     scalar = np.ndim(alpha) == 0 and not isinstance(alpha, str | bool)
-    a = _check_alpha(alpha, "simulate")
+    a = check_alpha(alpha, "simulate")
     last = float(a[-1]) * N
     if last > MAX_SGD_STEPS:
         raise InvalidParameterError(
@@ -146,7 +149,8 @@ def _memory_estimate(method: str, E: int, K: int, M: int, N: int, B: int, n_out:
     weights (float64), the backend weights A, the per-step outer-product temporary (K·N), the
     random block (block_steps·B·N numbers) and the float64 copy of A read back at the end;
     ``"reduced"``: the random block of :data:`REDUCED_BLOCK_STEPS` steps and the state
-    (:func:`statmech.reduced_chain.reduced_working_bytes`: about 4(K+M+D)+3M numbers per step
+    (:func:`statmech.simulation.reduced_chain.reduced_working_bytes`: about 4(K+M+D)+3M numbers per
+    step
     for B = 1, D <= 16; about 4B(K+M)+6B² for B > 1). Measured with ru_maxrss (E = 64, N = 20000,
     K = M = 2, float64): 196 MiB before the per-chunk initialisation (≈ 5·E·(K+M)·N·8 bytes,
     as all initial weights, the final weights and two copies of each chunk were alive at once),

@@ -32,7 +32,7 @@ import numpy as np
 from scipy.integrate import DOP853
 from scipy.optimize import brentq, minimize_scalar
 
-from ._validation import (
+from .._validation import (
     InvalidParameterError,
     Real,
     check_positive_int,
@@ -98,7 +98,7 @@ def _i4_classes(d: float, Cab: float, classes: list, Cm: list) -> float:
     ``classes[A] = (n, u, X, Y, dc)``: class A holds n fields of sign u with covariances
     X = C_ac, Y = C_bc to the pair and 1 + C_cc = dc; ``Cm[A][B]`` (symmetric) is the
     covariance of two *distinct* fields of classes A and B. The summand is that of
-    :func:`statmech.integrals._erf_contracted`: Λ4 = d² − C_ab², A1 = d X − C_ab Y,
+    :func:`statmech.theory.ode_integrals._erf_contracted`: Λ4 = d² − C_ab², A1 = d X − C_ab Y,
     A2 = d Y − C_ab X, Λ1(c) = Λ4 d_c − A1_c X_c − A2_c Y_c, Λ0(c, e) = Λ4 C_ce − A1_c X_e
     − A2_c Y_e (symmetric in c, e) and I4 = (4/π²) Λ4^(-1/2) asin(Λ0 / √(Λ1(c) Λ1(e))). A field
     with itself has C_cc = d_c − 1, i.e. Λ0 = Λ1 − Λ4; a class holds n(n − 1) ordered pairs of
@@ -134,7 +134,8 @@ def _symmetric_flow_erf(q: float, c: float, r: float, K: int, eta: float, sigma2
 
     Erf soft committee machine, K = M, T = 𝟙, v = v* = 1, no weight decay, at the state
     Q_ii = q, Q_ik = c (i ≠ k), R_in = r. By the permutation symmetry of the ansatz every index
-    sum of the right-hand side (``statmech.rhs``; u = −1 on students, +1 on teachers) runs over a
+    sum of the right-hand side (``statmech.theory.rhs``; u = −1 on students, +1 on teachers) runs
+    over a
     few classes of equivalent fields (1 + C_cc = d = 1 + q for students, 2 for teachers):
 
     * dr/dτ = Σ_c u_c I3(i, n, c) = I3(i, n, n) + (K−1) I3(i, n, m≠n) − I3(i, n, i)
@@ -589,7 +590,7 @@ def _escape_trajectory(
     B = 1, κ = 0, fixed second layer), exact up to its escape, with a stiff solver after it.
 
     **Phase 1** is :func:`statmech.integrate` itself, stepped by hand: the same right-hand side
-    (:class:`statmech.rhs.BatchedRHS`, with its divergence bound), DOP853 with the same
+    (:class:`statmech.theory.rhs.BatchedRHS`, with its divergence bound), DOP853 with the same
     tolerances, so the same steps and outputs. It lasts until the escape time
     (:func:`escape_time` with this ``threshold``, i.e. ``fraction x plateau``) is determined,
     namely until
@@ -630,11 +631,11 @@ def _escape_trajectory(
     from scipy.integrate import BDF
 
     from .generalization import eg_from_covariance
-    from .ode import DIVERGENCE_FACTOR, _check_alpha, _check_cost
     from .rhs import BatchedRHS
+    from .solver_limits import DIVERGENCE_FACTOR, check_alpha, check_cost
 
     func = "integrate"
-    alpha_out = _check_alpha(alpha, func)
+    alpha_out = check_alpha(alpha, func)
     student, teacher = resolve_activations(activation, func)
     eta = float(eta)
     thr = float("nan") if threshold is None else float(threshold)
@@ -703,7 +704,7 @@ def _escape_trajectory(
         with np.errstate(all="ignore"):
             fun(0.0, y0)  # as integrate: a derivative overflowing at α = 0 freezes the member
         if not np.isfinite(fun.t_frozen[0]):
-            _check_cost("DOP853", eta, t_end, func)
+            check_cost("DOP853", eta, t_end, func)
         solver = DOP853(fun, 0.0, y0, t_end, rtol=rtol, atol=atol)
         phase, done, above, next_check, target, switched = 1, 0, False, 0.0, None, 0
         with np.errstate(all="ignore"):
@@ -777,7 +778,7 @@ def _escape_trajectory(
     if why == "end" and done < n_t:
         why, alpha_exact = "diverged", float(solver.t)
 
-    # integrate's output rules (statmech.ode._outputs) for one member
+    # integrate's output rules (statmech.theory.ode._outputs) for one member
     Q, R = unpack(ys)
     vt = np.repeat(v, n_t, axis=0)
     with np.errstate(all="ignore"):

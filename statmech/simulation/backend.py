@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.special import erf as _scipy_erf
 
-from ._validation import check_choice
+from .._validation import check_choice
 
 __all__ = ["BACKENDS", "Backend", "cupy_available", "get_backend", "member_seeds"]
 

@@ -24,7 +24,7 @@ _UNPRUNED = ("#000000", "*", "unpruned")
 def _look(method: str) -> tuple[str, str, str]:
     """(colour, marker, label) of a method, read from its registered class (the colour-blind-
     safe Okabe–Ito palette there, with Tol's olive in place of its yellow)."""
-    from .pruning import PRUNING_METHODS
+    from ..pruning import PRUNING_METHODS
 
     if method == "unpruned":
         return _UNPRUNED
@@ -37,7 +37,7 @@ def _look(method: str) -> tuple[str, str, str]:
 def method_styles() -> dict[str, tuple[str, str]]:
     """{method: (colour, marker)} of every registered method and ``"unpruned"``, read from the
     pruning registry."""
-    from .pruning import method_names
+    from ..pruning import method_names
 
     return {m: _look(m)[:2] for m in (*method_names(), "unpruned")}
 

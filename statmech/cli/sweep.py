@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from ._validation import Integer, Options
-from .cli_errors import check_flags, check_output_dir
-from .paths import output_dir
+from .._validation import Integer, Options
+from ..paths import output_dir
+from .errors import check_flags, check_output_dir
 
 __all__ = ["add_parsers", "run_figures", "run_sweep_command", "run_cache"]
 
@@ -34,7 +34,7 @@ def _executor_args(p: argparse.ArgumentParser) -> None:
 
 
 def _check_executor_args(args: argparse.Namespace) -> None:
-    from .sweep.cache import check_cache_root
+    from ..sweep.cache import check_cache_root
 
     if args.workers is not None:
         check_flags(args, {"workers": [Integer(1)]}, f"statmech {args.command}")
@@ -93,7 +93,7 @@ def add_parsers(sub) -> None:
 
 def run_figures(args: argparse.Namespace) -> int:
     """``statmech figures``."""
-    from .figures import GalleryError, figures, render
+    from ..figures import GalleryError, figures, render
 
     registry = figures()
     if args.list:
@@ -120,7 +120,7 @@ def run_figures(args: argparse.Namespace) -> int:
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """``statmech sweep``."""
-    from .sweep import load_sweep, run_sweep
+    from ..sweep import load_sweep, run_sweep
 
     _check_executor_args(args)
     sweep = load_sweep(args.file)  # every point validated
@@ -141,8 +141,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
 def run_cache(args: argparse.Namespace) -> int:
     """``statmech cache list | clean``."""
-    from . import __version__
-    from .sweep import Cache
+    from .._version import package_version
+    from ..sweep import Cache
 
     cache = Cache(args.cache)  # a file given as --cache is refused here
     if args.action == "list":
@@ -158,7 +158,7 @@ def run_cache(args: argparse.Namespace) -> int:
         print(summary.to_string())
         print(f"{len(e)} points in {cache.root}")
         return 0
-    n = cache.clean(args.computation, __version__ if args.stale else None)
+    n = cache.clean(args.computation, package_version() if args.stale else None)
     print(f"removed {n} cached points from {cache.root}")
     return 0
 

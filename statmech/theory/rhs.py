@@ -1,7 +1,7 @@
 """Right-hand side of the order-parameter ODEs of online SGD (``docs/ode_theory.md`` §1.2).
 
 For the state (Q, R, v) with T and v* fixed, u = (−v, v*) and the integral contractions of
-:mod:`statmech.integrals`::
+:mod:`statmech.theory.ode_integrals`::
 
     dR_in/dα = η v_i Σ_c u_c I3(i, n, c) − κ R_in
     dQ_ik/dα = η v_i Σ_c u_c I3(i, k, c) + η v_k Σ_c u_c I3(k, i, c)
@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._validation import (
+from .._validation import (
     ArrayLike,
     Boolean,
     InstanceOf,
@@ -36,7 +36,7 @@ from ._validation import (
 )
 from .activations import Activation
 from .generalization import resolve_activations
-from .integrals import ContractedIntegrals, contracted_integrals
+from .ode_integrals import ContractedIntegrals, contracted_integrals
 from .order_parameters import OrderParameters
 
 __all__ = ["BatchedRHS", "ode_rhs"]

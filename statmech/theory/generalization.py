@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import InvalidParameterError, check_real
+from .._validation import InvalidParameterError, check_real
 from .activations import Activation, get_activation
-from .integrals import pairwise_I2
+from .ode_integrals import pairwise_I2
 from .order_parameters import OrderParameters, joint_covariance
 
 __all__ = ["generalization_error", "test_loss", "resolve_activations", "eg_from_covariance",

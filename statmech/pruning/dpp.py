@@ -64,13 +64,14 @@ entry of the table is finite or exactly ``-inf`` for all kernels, and normalisin
 
 Backends and random numbers
 ---------------------------
-The default backend is NumPy. ``backend="torch"`` (or a :class:`statmech.backend.Backend`) runs the
+The default backend is NumPy. ``backend="torch"`` (or a
+:class:`statmech.simulation.backend.Backend`) runs the
 eigendecomposition and phase 2 through the backend's array namespace (batched ``eigh`` and
 ``matmul`` on its device, e.g. a GPU); the ESP tables and phase 1 (O(nk) scalars per kernel) stay
 on the host in NumPy. The random numbers always come from one ``numpy.random.Generator`` built
 from ``seed``, so a given seed gives the same samples on every backend, except where round-off
 differences between the backends' eigendecompositions move a uniform across a threshold (rare).
-torch is imported only through :mod:`statmech.backend`, and only when asked for.
+torch is imported only through :mod:`statmech.simulation.backend`, and only when asked for.
 """
 
 from __future__ import annotations
@@ -81,9 +82,9 @@ from typing import Any
 
 import numpy as np
 
-from ._resources import check_memory
-from ._validation import InvalidParameterError, Seed, _fmt, check, check_positive_int
-from .backend import Backend, get_backend
+from .._resources import check_memory
+from .._validation import InvalidParameterError, Seed, _fmt, check, check_positive_int
+from ..simulation.backend import Backend, get_backend
 
 __all__ = ["KDPP", "inclusion_probabilities", "log_normaliser", "sample_dpp", "sample_k_dpp"]
 
@@ -194,7 +195,7 @@ def _resolve_backend(backend: Any, func: str) -> Backend:
     else:
         raise _bad("backend", func,
             f"The 'backend' parameter of {func} must be None, 'numpy', 'torch', 'cupy' or a "
-            f"statmech.backend.Backend. Got {_fmt(backend)} instead."
+            f"statmech.simulation.backend.Backend. Got {_fmt(backend)} instead."
         )
     if be.name not in ("numpy", "torch", "cupy"):
         raise _bad("backend", func,

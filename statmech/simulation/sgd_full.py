@@ -2,7 +2,8 @@
 
 Each member holds its weights A = [W; W*] (K + M rows of length N) on the backend. One step
 draws B fresh inputs x ~ N(0, I_N) per member, computes all K + M local fields with one batched
-matrix product, and applies the update of :class:`statmech.sgd_engine.SGDModel` to W (and v).
+matrix product, and applies the update of :class:`statmech.simulation.sgd_engine.SGDModel` to W
+(and v).
 Per step and member this costs about (4K + 2M)·N·B flops plus N·B Gaussian draws
 (``docs/ode_theory.md`` §4.1); the draws dominate on the CPU. Inputs are drawn per member in blocks
 of :func:`full_block_steps` steps.

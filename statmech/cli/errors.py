@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ._validation import InstanceOf, InvalidParameterError, check
+from .._validation import InstanceOf, InvalidParameterError, check
 
 __all__ = ["EXIT_USER_ERROR", "DefaultsHelpFormatter", "OneLineArgumentParser", "check_flags",
            "check_output_dir", "flag_names", "format_default", "report_user_error",
@@ -179,7 +179,7 @@ def run_reporting(run: Callable[[], int | None], parser: argparse.ArgumentParser
     not a terminal (a CI log, ``| tee``, ``nohup``) long runs write a plain progress line at
     most every :data:`statmech._progress.PLAIN_EVERY` seconds.
     """
-    from ._progress import plain_progress_lines
+    from .._progress import plain_progress_lines
 
     try:
         with plain_progress_lines():

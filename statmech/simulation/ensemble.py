@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .order_parameters import OrderParameters
+from ..theory.order_parameters import OrderParameters
 
 __all__ = ["Ensemble", "EnsembleMean"]
 
@@ -134,7 +134,7 @@ class Ensemble:
             must be left out (e.g. ``members=ens.status == "ok"``).
         """
         n = self.alpha.shape[0]
-        from ._validation import Integer, check
+        from .._validation import Integer, check
 
         check(i, "i", "Ensemble.order_parameters", [Integer(-n, n - 1)])
         sel = slice(None) if members is None else members
@@ -160,8 +160,8 @@ class Ensemble:
         law for rotation-invariant initial weights), reproducibly from the run's seed (stream
         (i, 3) of member i) unless ``seed`` is given. Diverged members give NaN.
         """
-        from ._resources import check_memory
-        from ._validation import Seed, check
+        from .._resources import check_memory
+        from .._validation import Seed, check
 
         check(seed, "seed", "Ensemble.weights", [Seed()])
         N, K, M, E = self.N, self.K, self.M, self.E
@@ -198,8 +198,8 @@ class Ensemble:
         the symmetric fixed point of the ODE for this η, σ and B (K = M, T ≈ 𝟙 needed; finite-N
         teachers have T = 𝟙 + O(1/√N), so pass ``plateau`` explicitly for small N).
         """
-        from .fixed_points import escape_time
-        from .trajectory import Trajectory
+        from ..theory.fixed_points import escape_time
+        from ..theory.trajectory import Trajectory
 
         p = self.params
         traj = Trajectory(
@@ -219,7 +219,7 @@ class Ensemble:
         """
         import pandas as pd
 
-        from .trajectory import order_parameter_columns
+        from ..theory.trajectory import order_parameter_columns
 
         E, n = self.eg.shape
         member = np.repeat(np.arange(E), n)

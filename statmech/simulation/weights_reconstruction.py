@@ -24,15 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from ._linalg import bartlett_factor, sym_pow
-from ._validation import (
+from .._linalg import bartlett_factor, sym_pow
+from .._validation import (
     ArrayLike,
     InvalidParameterError,
     Seed,
     check_positive_int,
     validate_params,
 )
-from .order_parameters import OrderParameters
+from ..theory.order_parameters import OrderParameters
 
 __all__ = ["weights_from_order_parameters"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import InvalidParameterError
+from .._validation import InvalidParameterError
 from .order_parameters import OrderParameters
 
 __all__ = ["Trajectory"]

@@ -15,7 +15,8 @@ a student field and g̃ for a teacher field, and x_b enters linearly.
 
 Pure erf uses the closed forms of ``docs/ode_theory.md`` §1.3 written with broadcasting over the
 whole covariance (no index gathering; this is the hot path of the ODE). Every other combination
-gathers the covariance submatrices of all index tuples and calls :mod:`statmech.integrals_general`.
+gathers the covariance submatrices of all index tuples and calls
+:mod:`statmech.theory.gaussian_integrals`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import integrals_general as _ig
+from . import gaussian_integrals as _ig
 from .activations import Activation, _submatrix
 
 __all__ = ["ContractedIntegrals", "contracted_integrals", "pairwise_I2"]

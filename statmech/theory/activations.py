@@ -21,7 +21,7 @@ Each :class:`Activation` evaluates them for index tuples into a covariance ``C``
 ``(..., D, D)``; the indices broadcast against each other like NumPy arrays. Where the fields in
 non-differentiated positions use a different activation (a ReLU teacher seen by an erf student),
 pass it as ``other``/``other_c``/``other_d``. The entry-level formulas live in
-:mod:`statmech.integrals_general` (closed forms where they exist, otherwise a deterministic
+:mod:`statmech.theory.gaussian_integrals` (closed forms where they exist, otherwise a deterministic
 quadrature, absolute accuracy ≤ 1e-9).
 """
 
@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
-from . import integrals_general as _ig
-from ._validation import InvalidParameterError, check_choice
+from .._validation import InvalidParameterError, check_choice
+from . import gaussian_integrals as _ig
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation"]
 

@@ -28,20 +28,21 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from ._validation import Integer, Options, Real
-from .cli_errors import (
+from .._validation import Integer, Options, Real
+from .._version import package_version
+from ..paths import output_dir
+from ..simulation.api import SIMULATION_METHODS, simulate
+from ..theory.fixed_points import plateau_height
+from ..theory.ode import integrate
+from ..theory.order_parameters import OrderParameters
+from ..theory.solver_limits import ODE_METHODS
+from .errors import (
     OneLineArgumentParser,
     check_flags,
     check_output_dir,
     run_reporting,
     subparser,
 )
-from .fixed_points import plateau_height
-from .ode import ODE_METHODS, integrate
-from .order_parameters import OrderParameters
-from .paths import output_dir
-from .simulation import SIMULATION_METHODS, simulate
 
 __all__ = ["main", "build_parser"]
 
@@ -70,22 +71,22 @@ def _write_config(args: argparse.Namespace, out: Path, M: int) -> Path:
     """config.json: every option of the run, M resolved, and the toolkit version."""
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
               if k != "func"}
-    config.update(M=M, statmech_version=__version__)
+    config.update(M=M, statmech_version=package_version())
     path = out / "config.json"
     path.write_text(json.dumps(config, indent=2, default=str) + "\n")
     return path
 
 
 def _new_figure():
-    """A column-width figure and axes (:func:`statmech.style.new_figure`)."""
-    from .style import new_figure
+    """A column-width figure and axes (:func:`statmech.plotting.style.new_figure`)."""
+    from ..plotting.style import new_figure
 
     return new_figure()
 
 
 def _save_figure(fig, out: Path, stem: str) -> list[Path]:
     """Write ``stem``.png and ``stem``.pdf into ``out`` and close the figure."""
-    from .style import save_figure
+    from ..plotting.style import save_figure
 
     return save_figure(fig, out, stem)
 
@@ -118,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="statmech",
         description="Statistical-mechanics theory of teacher-student networks and their pruning.",
     )
-    parser.add_argument("--version", action="version", version=f"statmech {__version__}")
+    parser.add_argument("--version", action="version", version=f"statmech {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     ode = sub.add_parser(
         "ode",
@@ -159,14 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-plot", action="store_true", help="write the table only")
     _add_simulate_parser(sub)
     _add_prune_parser(sub)
-    from .cli_sweep import add_parsers
+    from .sweep import add_parsers
 
     add_parsers(sub)
     return parser
 
 
 def _add_prune_parser(sub) -> None:
-    from .pruning.validation import DEFAULT_METHODS
+    from ..pruning.validation import DEFAULT_METHODS
 
     pr = sub.add_parser(
         "prune",
@@ -218,7 +219,7 @@ def run_prune(args: argparse.Namespace) -> int:
     """Run ``statmech prune``: validation, summary and claims tables."""
     import pandas as pd
 
-    from .pruning.validation import (
+    from ..pruning.validation import (
         REFERENCE_VARIANTS,
         ValidationConfig,
         claims_table,
@@ -377,7 +378,7 @@ def _plot_simulation(ens, traj, args, M, out: Path) -> list[Path]:
     log axis); the simulated mean ± SE is drawn only where it is well determined (SE below a
     quarter of the mean), so it is not dragged off by a few stuck members.
     """
-    from .style import COLUMN_WIDTH, member_quantiles
+    from ..plotting.style import COLUMN_WIDTH, member_quantiles
 
     fig, ax = _new_figure()
     fig.set_size_inches(COLUMN_WIDTH, 3.5)
@@ -530,7 +531,7 @@ def _check_command(args: argparse.Namespace) -> None:
     func = f"statmech {args.command}"
     check_flags(args, FLAG_CONSTRAINTS.get(args.command, {}), func)
     if args.command == "prune":
-        from .pruning import PRUNING_METHODS
+        from ..pruning import PRUNING_METHODS
 
         check_flags(args, {"levels": [Integer(1, args.K)],
                            "methods": [Options(sorted(PRUNING_METHODS))]}, func)
@@ -546,7 +547,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_simulate(args)
     if args.command == "prune":
         return run_prune(args)
-    from .cli_sweep import dispatch
+    from .sweep import dispatch
 
     done = dispatch(args)
     if done is None:  # pragma: no cover
@@ -559,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Bad input (a value outside what a flag accepts, a missing or unwritable path, an
     unreachable ``--scheduler``) is one line on stderr naming the flag, exit code 2, and no
-    traceback (:mod:`statmech.cli_errors`); argparse's own errors exit 2 as well (SystemExit).
+    traceback (:mod:`statmech.cli.errors`); argparse's own errors exit 2 as well (SystemExit).
     """
     parser = build_parser()
     args = parser.parse_args(argv)

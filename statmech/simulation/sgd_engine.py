@@ -1,12 +1,14 @@
 """Shared machinery of the two online-SGD simulation engines (full-N and reduced chain).
 
 Both engines advance E independent members in lock-step, one SGD step at a time, with the
-array code written once against the array API (:mod:`statmech.backend`). Random numbers are
+array code written once against the array API (:mod:`statmech.simulation.backend`). Random numbers
+are
 drawn per member in blocks of a fixed number of steps that depends only on (N, B) and the engine,
 never on E, so a member's stream (and hence its trajectory) is the same whatever the ensemble
 size or the chunking of the ensemble into batches.
 
-Each member's ``SeedSequence`` (spawn key (i,), :func:`statmech.backend.member_seeds`) has
+Each member's ``SeedSequence`` (spawn key (i,), :func:`statmech.simulation.backend.member_seeds`)
+has
 children (i, 0) for the initial weights / order parameters, (i, 1) for the inputs (or fields),
 (i, 2) for the label noise and (i, 3) for the weight reconstruction of the reduced chain.
 """

@@ -1,4 +1,4 @@
-"""Gaussian integrals for erf / linear / ReLU units (statmech.integrals_general).
+"""Gaussian integrals for erf / linear / ReLU units (statmech.theory.gaussian_integrals).
 
 * every function and activation combination against Monte Carlo (fixed seeds), on random and
   singular covariances (repeated fields, exact and sign-flipped copies, a zero field), with a
@@ -20,7 +20,7 @@ from scipy import integrate
 from scipy.special import erf, ndtr, owens_t
 from scipy.stats import norm
 
-from statmech import integrals_general as ig
+from statmech.theory import gaussian_integrals as ig
 
 ACTS = ig.ACTIVATIONS
 PAIRS4 = list(itertools.product(ACTS, repeat=2))

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ._linalg import bartlett_factor
-from ._validation import (
+from .._linalg import bartlett_factor
+from .._validation import (
     InvalidParameterError,
     Real,
     Seed,
