@@ -39,7 +39,7 @@ _RUNNER = """
 import sys
 sys.path.insert(0, {src!r})
 if {which!r} == "statmech":
-    from statmech.cli.main import main
+    from statmech.cli.app import main
 else:
     from empirical.cli import main
 code = main({argv!r})

@@ -5,6 +5,6 @@ function inside :func:`statmech.cli.errors.run_reporting` (one-line errors, plai
 lines when stderr is not a terminal). Plotting lives in :mod:`statmech.plotting`.
 """
 
-from .main import build_parser, main
+from .app import build_parser, main
 
 __all__ = ["build_parser", "main"]

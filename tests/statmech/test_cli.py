@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from statmech.cli.main import build_parser, main
+from statmech.cli.app import build_parser, main
 
 
 def test_ode_default_run_writes_table_and_figure(tmp_path):

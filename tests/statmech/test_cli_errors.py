@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from statmech._validation import InvalidParameterError
-from statmech.cli.main import main
+from statmech.cli.app import main
 from statmech.sweep import run_sweep
 
 REPO = Path(__file__).resolve().parents[2]

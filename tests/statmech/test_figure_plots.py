@@ -78,7 +78,7 @@ def test_simulate_plot_shows_the_median_not_a_mean_dragged_by_a_stuck_member(tmp
                                                                               monkeypatch):
     import argparse
 
-    import statmech.cli.main as cli
+    import statmech.cli.app as cli
     from statmech.simulation.api import simulate
     from statmech.theory.ode import integrate
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from statmech import InvalidParameterError
-from statmech.cli.main import main
+from statmech.cli.app import main
 from statmech.figures import GalleryError, figures, register_figure, render
 from statmech.sweep import computations
 

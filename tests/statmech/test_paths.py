@@ -29,7 +29,7 @@ def test_every_command_defaults_under_the_root(monkeypatch, tmp_path):
     import argparse
 
     from empirical.cli import build_parser as empirical_parser
-    from statmech.cli.main import build_parser
+    from statmech.cli.app import build_parser
 
     monkeypatch.setenv("STATMECH_OUTPUT", str(tmp_path))
     defaults = []
