@@ -29,14 +29,14 @@ from scipy.special import erf
 
 from statmech.simulation.backend import get_backend, member_seeds
 from statmech.simulation.reduced_chain import ReducedEngine
-from statmech.simulation.sgd_engine import STREAM_INPUTS, SGDModel, child_seed
+from statmech.simulation.sgd_engine import STREAM_INPUTS, EngineSettings, child_seed
 from statmech.simulation.sgd_full import FullEngine, full_block_steps
 
 K = M = 2
 
 
 def _model(N, dtype, K=K, M=M, train=False):
-    return SGDModel(N=N, K=K, M=M, eta=0.5, eta_v=0.5 if train else 0.0, noise=0.0,
+    return EngineSettings(N=N, K=K, M=M, eta=0.5, eta_v=0.5 if train else 0.0, noise=0.0,
                     weight_decay=0.0, batch_size=1, train_second_layer=train, student="erf",
                     teacher="erf", dtype=dtype)
 

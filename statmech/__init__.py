@@ -36,6 +36,8 @@ _LAZY: dict[str, str] = {
                      "prune_student", "prune_theory", "pruned_error"), "pruning"),
     **dict.fromkeys(("SIMULATION_METHODS", "ReconstructionWarning", "simulate"), "simulation.api"),
     "Trajectory": "theory.trajectory",
+    "SGDModel": "theory.model",
+    **dict.fromkeys(("BackendOptions", "StudentInit"), "simulation.settings"),
     "weights_from_order_parameters": "simulation.weights_reconstruction",
 }
 
@@ -58,6 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .simulation.api import SIMULATION_METHODS, ReconstructionWarning, simulate
     from .simulation.backend import BACKENDS, Backend, get_backend, member_seeds
     from .simulation.ensemble import Ensemble, EnsembleMean
+    from .simulation.settings import BackendOptions, StudentInit
     from .simulation.weights_reconstruction import weights_from_order_parameters
     from .theory.activations import ACTIVATIONS, Activation, get_activation
     from .theory.fixed_points import (
@@ -68,6 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         symmetric_plateau,
     )
     from .theory.generalization import generalization_error, test_loss
+    from .theory.model import SGDModel
     from .theory.ode import integrate, ode_rhs
     from .theory.order_parameters import PSD_RTOL, SYMMETRY_RTOL, OrderParameters
     from .theory.solver_limits import DIVERGENCE_FACTOR, METHODS, ODE_METHODS
@@ -87,6 +91,7 @@ __all__ = [
     "Activation",
     "BACKENDS",
     "Backend",
+    "BackendOptions",
     "DIVERGENCE_FACTOR",
     "Ensemble",
     "KDPP",
@@ -100,8 +105,10 @@ __all__ = [
     "PruneTheory",
     "PruningResult",
     "ReconstructionWarning",
+    "SGDModel",
     "SIMULATION_METHODS",
     "SYMMETRY_RTOL",
+    "StudentInit",
     "Trajectory",
     "critical_learning_rate",
     "escape_time",

@@ -28,6 +28,7 @@ import numpy as np
 from .._progress import ProgressBar
 from .._validation import InvalidParameterError
 from ..simulation.api import simulate
+from ..simulation.settings import StudentInit
 from ..theory.generalization import generalization_error
 from ..theory.order_parameters import OrderParameters
 from .api import matched_edges, prune_student, prune_theory
@@ -115,8 +116,9 @@ def train_students(cfg: ValidationConfig, progress: bool | None = None):
     """Trained students (simulate), their weights and teachers: list of (op, W, W*)."""
     ens = simulate(cfg.N, cfg.K, cfg.M, eta=cfg.eta, eta_v=cfg.eta, alpha=[0.0, cfg.alpha],
                    ensemble=cfg.students, method=cfg.simulation_method, seed=cfg.seed,
-                   v_star=cfg.v_star, train_second_layer=True, noise=cfg.noise, init_v=0.0,
-                   init_v_scale=1.0, progress=progress, on_divergence="mask")
+                   v_star=cfg.v_star, train_second_layer=True, noise=cfg.noise,
+                   init=StudentInit(v=0.0, v_scale=1.0), progress=progress,
+                   on_divergence="mask")
     w = ens.weights()
     out = []
     for e in range(ens.E):

@@ -4,7 +4,8 @@ Modules: ``backend`` (NumPy / torch / CuPy namespaces and per-member random stre
 ``sgd_engine`` (the step shared by both engines), ``sgd_full`` (explicit N-dimensional
 networks), ``reduced_chain`` (the exact finite-N chain on the order parameters),
 ``weights_reconstruction`` (weights with prescribed order parameters), ``ensemble``
-(:class:`Ensemble`) and ``api`` (:func:`simulate`). Builds on :mod:`statmech.theory` only.
+(:class:`Ensemble`), ``settings`` (:class:`StudentInit`, :class:`BackendOptions`) and
+``api`` (:func:`simulate`). Builds on :mod:`statmech.theory` only.
 Public names are imported from their module on first use.
 """
 
@@ -15,6 +16,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("Ensemble", "EnsembleMean"), "ensemble"),
     **dict.fromkeys(("SIMULATION_METHODS", "ReconstructionWarning", "simulate"), "api"),
     "weights_from_order_parameters": "weights_reconstruction",
+    **dict.fromkeys(("BackendOptions", "StudentInit"), "settings"),
 }
 
 __getattr__ = _lazy_getattr(__name__, _LAZY, globals())

@@ -1,19 +1,18 @@
 """Monte Carlo simulation of online SGD in teacher–student ensembles: :func:`simulate`.
 
 Two engines share the model, the scalings and the random-stream layout
-(:mod:`statmech.simulation.sgd_engine`): ``method="full"`` trains E explicit networks of input
-dimension N
-(:mod:`statmech.simulation.sgd_full`); ``method="reduced"`` runs the exact finite-N Markov chain on
-the
-order parameters, at a cost per step independent of N (:mod:`statmech.simulation.reduced_chain`).
+(:mod:`statmech.simulation.sgd_engine`): ``method="full"`` trains E explicit networks of
+input dimension N (:mod:`statmech.simulation.sgd_full`); ``method="reduced"`` runs the exact
+finite-N Markov chain on the order parameters, at a cost per step independent of N
+(:mod:`statmech.simulation.reduced_chain`).
 
 Initial state of member i (its own stream, so independent of E):
 
 * teacher rows w*_m ~ N(0, I_N), or the given ``teacher`` weights;
-* student rows w_k ~ N(0, init_scale² I_N), or the given ``init`` (weights, or
-  :class:`OrderParameters`, whose weights are then drawn Haar given their Gram matrices);
-* v = ``init_v`` + ``init_v_scale`` · N(0, 1) per unit (default 1: the soft committee machine),
-  or ``init.v`` when ``init`` is an OrderParameters; v* = ``v_star``.
+* student rows w_k ~ N(0, scale² I_N) (:class:`~statmech.StudentInit`), or the given weights,
+  or :class:`OrderParameters`, whose weights are then drawn Haar given their Gram matrices;
+* v = ``StudentInit.v`` + ``StudentInit.v_scale`` · N(0, 1) per unit (default 1: the soft
+  committee machine), or ``init.v`` when ``init`` is an OrderParameters; v* = ``v_star``.
 
 For ``method="reduced"`` the same law is drawn directly in order-parameter space (Bartlett
 decompositions), so the two engines start from identically distributed states.
@@ -34,19 +33,21 @@ from .._validation import (
     Integer,
     InvalidParameterError,
     Options,
-    Real,
     _fmt,
+    check,
     check_real,
     validate_params,
 )
 from ..theory.generalization import eg_from_order_parameters, resolve_activations
+from ..theory.model import SGDModel, resolve_model
 from ..theory.ode import _divergence_message
 from ..theory.order_parameters import OrderParameters
 from ..theory.solver_limits import DIVERGENCE_FACTOR, check_alpha
-from .backend import _DTYPES, _TEST_BACKENDS, BACKENDS, get_backend, member_seeds
+from .backend import _TEST_BACKENDS, BACKENDS, Backend, get_backend, member_seeds
 from .ensemble import Ensemble
 from .reduced_chain import REDUCED_BLOCK_STEPS, ReducedEngine, reduced_working_bytes
-from .sgd_engine import STREAM_INIT, SGDModel, child_seed
+from .settings import BackendOptions, StudentInit
+from .sgd_engine import STREAM_INIT, EngineSettings, child_seed
 from .sgd_full import FullEngine, full_block_steps
 from .weights_reconstruction import reconstruct_member, student_given_teacher
 
@@ -228,20 +229,10 @@ def _chunks(E: int, size: int) -> list[range]:
     "N": [Integer(1)],
     "K": [Integer(1)],
     "M": [None, Integer(1)],
-    "eta": [Real(0, None, "neither")],
     "ensemble": [Integer(1)],
     "method": [Options(SIMULATION_METHODS)],
-    "backend": [Options(BACKENDS + _TEST_BACKENDS)],
-    "dtype": [Options(_DTYPES[::-1])],
     "seed": [Integer(0)],
-    "init_scale": [Real(0, None, "neither")],
-    "train_second_layer": [Boolean()],
-    "eta_v": [None, Real(0)],
-    "noise": [Real(0)],
-    "batch_size": [Integer(1)],
     "on_divergence": [Options(("raise", "mask"))],
-    "init_v_scale": [Real(0)],
-    "chunk_size": [None, Integer(1)],
     "progress": [None, Boolean()],
 })
 def simulate(
@@ -249,29 +240,18 @@ def simulate(
     K: int,
     M: int | None = None,
     *,
-    eta: float,
     alpha: float | np.ndarray,
+    model: SGDModel | None = None,
     ensemble: int = 1,
     method: str = "full",
-    backend: str = "numpy",
-    dtype: str = "float64",
     seed: int = 0,
     v_star: float | np.ndarray = 1.0,
     teacher: np.ndarray | None = None,
-    init: np.ndarray | OrderParameters | None = None,
-    init_scale: float = 1.0,
-    train_second_layer: bool = False,
-    eta_v: float | None = None,
-    noise: float = 0.0,
-    weight_decay: float = 0.0,
-    batch_size: int = 1,
-    activation: str | tuple = "erf",
+    init: np.ndarray | OrderParameters | StudentInit | None = None,
+    backend: str | BackendOptions | Backend = "numpy",
     on_divergence: str = "raise",
-    init_v: float | np.ndarray = 1.0,
-    init_v_scale: float = 0.0,
-    device: Any = None,
-    chunk_size: int | None = None,
     progress: bool | None = None,
+    **model_options: Any,
 ) -> Ensemble:
     """Simulate online SGD for an ensemble of teacher–student pairs (module docstring).
 
@@ -283,18 +263,17 @@ def simulate(
         Student hidden units.
     M : int, optional
         Teacher hidden units (default K).
-    eta : float
-        First-layer learning rate η > 0 (update (η/√N)·v g'(λ) Δ x per sample).
     alpha : float or 1-D array
         Output times α = steps/N, rounded to whole steps. A scalar means 201 equally spaced
         outputs on [0, alpha] (duplicates after rounding dropped).
+    model : SGDModel, optional
+        The training settings (η, η_v, σ, κ, B, activations, trained v; scalars). η: update
+        (η/√N)·v g'(λ) Δ x per sample; η_v: update (η_v/N)·g(λ) Δ; κ < N: each step multiplies
+        the weights (and v) by 1 − κ/N.
     ensemble : int
         Number of members E >= 1, each with its own teacher, initial student and data.
     method : {"full", "reduced"}
         Explicit N-dimensional networks, or the exact reduced chain on (Q, R, v).
-    backend : {"numpy", "torch", "cupy"}
-        Array backend (:func:`statmech.get_backend`); ``device`` selects a torch/CuPy device.
-    dtype : {"float64", "float32"}
     seed : int
         Root seed: member i uses ``SeedSequence(seed)`` child (i,), so its random streams are
         the same whatever ``ensemble`` or ``chunk_size``, and on the CPU backends its trajectory
@@ -306,36 +285,26 @@ def simulate(
         Teacher second-layer weights.
     teacher : array (M, N) or (E, M, N), optional
         Teacher weights (default: rows ~ N(0, I_N), a new teacher per member).
-    init : array (K, N) or (E, K, N), or OrderParameters, optional
-        Initial student weights, or initial order parameters (single or batched over E; their
-        T must match ``teacher`` if both are given; its ``v`` and ``v_star`` replace ``init_v``
-        and ``v_star``). Default: rows ~ N(0, init_scale² I_N).
-    init_scale : float
-        Standard deviation of the default initial student weights (> 0).
-    train_second_layer : bool
-        Train v with learning rate η_v (update (η_v/N)·g(λ) Δ).
-    eta_v : float, optional
-        Second-layer learning rate (default ``eta``).
-    noise : float
-        Output-noise standard deviation σ >= 0 of the labels.
-    weight_decay : float
-        κ >= 0: each step multiplies the weights (and v) by 1 − κ/N.
-    batch_size : int
-        Mini-batch B >= 1 of fresh samples per step (gradient averaged).
-    activation : str or (str, str)
-        ``"erf"``, ``"linear"``, ``"relu"``, or a (student, teacher) pair.
+    init : array (K, N) or (E, K, N), OrderParameters or StudentInit, optional
+        Initial student weights; or initial order parameters (single or batched over E; their
+        T must match ``teacher`` if both are given; their ``v`` and ``v_star`` replace the
+        initial v and ``v_star``); or a :class:`~statmech.StudentInit` (weights or the scale of
+        Gaussian ones, and the initial v). Default ``StudentInit()``: rows ~ N(0, I_N), v = 1.
+    backend : str, BackendOptions or Backend
+        ``"numpy"`` (default), ``"torch"`` or ``"cupy"``; or a
+        :class:`~statmech.BackendOptions` with the device, the precision (``dtype``) and the
+        number of members advanced together (``chunk_size``); or a
+        :func:`statmech.get_backend` result (library and device).
     on_divergence : {"raise", "mask"}
         When a member's max Q_kk exceeds :data:`statmech.DIVERGENCE_FACTOR` × its initial scale
         (or is not finite): raise ``ValueError`` naming η, or freeze that member (status
         ``"diverged"``, NaN from then on).
-    init_v, init_v_scale : float or array, float
-        Initial v = init_v + init_v_scale · N(0, 1) per unit (ignored when ``init`` is an
-        OrderParameters, whose ``v`` is used).
-    device : str or int, optional
-        torch device string or CuPy GPU index.
-    chunk_size : int, optional
-        Members advanced together (default: as many as keep the working set within 512 MiB,
-        and within the GPU's free memory).
+    progress : bool, optional
+        Show a progress bar (default: only when stderr is a terminal).
+    **model_options
+        :class:`~statmech.SGDModel` fields as keywords (``eta=0.5, noise=0.1``), the
+        convenience style; with ``model`` given they replace its fields. ``eta`` is required
+        when ``model`` is not given.
 
     Memory: the returned arrays (Q, R, v, ε_g at every output and, for ``"full"``, the final
     weights: E·((K+M)·N + K)·8 bytes) plus, per chunk, a working set of about
@@ -346,8 +315,6 @@ def simulate(
     is refused (``InvalidParameterError`` naming N, K, M, ensemble, chunk_size and the
     estimate) when the estimate exceeds the available memory (host ``MemAvailable``, or the
     GPU's free memory for torch CUDA / CuPy). α·N is limited to :data:`MAX_SGD_STEPS`.
-    progress : bool, optional
-        Show a progress bar (default: only when stderr is a terminal).
 
     Returns
     -------
@@ -376,21 +343,26 @@ def simulate(
             func, "N", f"an int >= K + M = {K + M} (the input must hold the teacher and "
             "student spans)", N)
     E = ensemble
-    be = get_backend(backend, device)
-    eta, noise, init_scale, init_v_scale = float(eta), float(noise), float(init_scale), \
-        float(init_v_scale)
-    eta_v = eta if eta_v is None else float(eta_v)
-    kappa = check_real(weight_decay, "weight_decay", func, low=0.0, high=N,
+    mdl = resolve_model(func, model, model_options, scalar=True)
+    init, start = _student_init(init, func)
+    opts = _backend_options(backend, func)
+    be = get_backend(opts.name, opts.device)
+    dtype, chunk_size = opts.dtype, opts.chunk_size
+    eta, noise = float(mdl.eta), float(mdl.noise)
+    init_scale, init_v_scale = start.scale, start.v_scale
+    train_second_layer = mdl.train_second_layer
+    eta_v = float(mdl.learning_rate_v)
+    kappa = check_real(mdl.weight_decay, "weight_decay", func, low=0.0, high=N,
                        high_inclusive=False)
-    B = int(batch_size)
+    B = int(mdl.batch_size)
     if method == "reduced" and N - K - M < B:
         raise InvalidParameterError.build(
             func, "batch_size", f"<= N - K - M = {N - K - M} for method='reduced' (the Wishart "
             "draw of the mini-batch Gram needs it)", B)
-    student, teacher_act = resolve_activations(activation, func)
+    student, teacher_act = resolve_activations(mdl.activation, func)
     steps = _steps(alpha, N)
     vs = _check_per_unit(v_star, "v_star", M, E)
-    v0 = _check_per_unit(init_v, "init_v", K, E)
+    v0 = _check_per_unit(start.v, "init.v", K, E)
     Wt = None if teacher is None else _check_weights(teacher, "teacher", M, N, E)
     if isinstance(init, OrderParameters):
         if (init.K, init.M) != (K, M) or init.batch_shape not in ((), (E,)):
@@ -420,10 +392,11 @@ def simulate(
     else:
         init_in = None
 
-    model = SGDModel(N=N, K=K, M=M, eta=eta, eta_v=eta_v if train_second_layer else 0.0,
-                     noise=noise, weight_decay=kappa, batch_size=B,
-                     train_second_layer=bool(train_second_layer), student=student.name,
-                     teacher=teacher_act.name, dtype=dtype)
+    settings = EngineSettings(N=N, K=K, M=M, eta=eta,
+                              eta_v=eta_v if train_second_layer else 0.0, noise=noise,
+                              weight_decay=kappa, batch_size=B,
+                              train_second_layer=bool(train_second_layer),
+                              student=student.name, teacher=teacher_act.name, dtype=dtype)
     seeds = member_seeds(np.random.SeedSequence(seed), E)
     n_out = steps.size
     item = 4 if dtype == "float32" else 8
@@ -472,10 +445,10 @@ def simulate(
                 T[sl] = Ws0 @ np.swapaxes(Ws0, -1, -2) / N
                 q0 = np.max(np.einsum("ekn,ekn->ek", W0, W0), axis=1) / N
                 _check_initial_state(func, init, q0, T[sl], v_c)
-                eng: Any = FullEngine(be, model, pseeds, W0, Ws0, v_c, vs[sl])
+                eng: Any = FullEngine(be, settings, pseeds, W0, Ws0, v_c, vs[sl])
                 del W0, Ws0
             else:
-                eng = ReducedEngine(be, model, pseeds, Q0[sl], R0[sl], T0[sl], v_init[sl],
+                eng = ReducedEngine(be, settings, pseeds, Q0[sl], R0[sl], T0[sl], v_init[sl],
                                     vs[sl])
                 T[sl] = T0[sl]
                 q0 = np.max(np.diagonal(Q0[sl], axis1=-2, axis2=-1), axis=1)
@@ -547,17 +520,37 @@ def simulate(
                     teacher=None if Wt is None else np.array(Wt))
 
 
+def _student_init(init: Any, func: str) -> tuple[Any, StudentInit]:
+    """(weights, OrderParameters or None; the StudentInit with the scale and initial v)."""
+    if isinstance(init, StudentInit):
+        return init.weights, init
+    if isinstance(init, str | bool):
+        raise InvalidParameterError.build(
+            func, "init", "an array of weights, an OrderParameters or a StudentInit", init)
+    return init, StudentInit()
+
+
+def _backend_options(backend: Any, func: str) -> BackendOptions:
+    """``backend`` as :class:`BackendOptions` (a name, BackendOptions or a Backend)."""
+    if isinstance(backend, BackendOptions):
+        return backend
+    if isinstance(backend, Backend):
+        return BackendOptions(backend.name, backend.device)
+    check(backend, "backend", func, [Options(BACKENDS + _TEST_BACKENDS)])
+    return BackendOptions(backend)
+
+
 def _check_initial_state(func: str, init: Any, q0: Any, *arrays: Any) -> None:
-    """Refuse initial states that already overflow (e.g. init_scale = 1e200: Q = inf), which
+    """Refuse initial states that already overflow (e.g. StudentInit(scale=1e200): Q = inf), which
     would otherwise be reported as "ok" with non-finite order parameters."""
     finite = all(np.all(np.isfinite(a)) for a in (q0, *arrays))
     if finite:
         return
     if init is None:
         raise InvalidParameterError(
-            "The 'init_scale' parameter of simulate gives initial order parameters that are "
-            "not finite in float64 (overflow). Use a smaller init_scale, teacher or init_v.",
-            func=func, param="init_scale")
+            "The 'init' parameter of simulate (StudentInit.scale) gives initial order "
+            "parameters that are not finite in float64 (overflow). Use a smaller scale, "
+            "teacher or initial v.", func=func, param="init")
     raise InvalidParameterError(
         "The 'init' parameter of simulate gives initial order parameters that are not finite "
         "in float64 (overflow).", func=func, param="init")

@@ -2,9 +2,8 @@ r"""The exact finite-N reduced chain: online SGD as a Markov chain on (Q, R, v).
 
 Derivation
 ----------
-Take the update of :class:`statmech.simulation.sgd_engine.SGDModel` on a mini-batch x_1..x_B of
-fresh
-inputs x_b ~ N(0, I_N), with d = 1 − κ/N, c_kb = v_k g'(λ_kb) Δ_b and the fields
+Take the update of :class:`statmech.simulation.sgd_engine.EngineSettings` on a mini-batch
+x_1..x_B of fresh inputs x_b ~ N(0, I_N), with d = 1 − κ/N, c_kb = v_k g'(λ_kb) Δ_b and the fields
 λ_b = W x_b/√N, ρ_b = W* x_b/√N::
 
     W' = d W + (η/(B√N)) Σ_b c_b x_bᵀ.
@@ -110,7 +109,7 @@ import numpy as np
 
 from .._linalg import bartlett_factor, sym_pow
 from .backend import Backend
-from .sgd_engine import Engine, SGDModel
+from .sgd_engine import Engine, EngineSettings
 
 __all__ = ["FACTOR_CHUNK_MAX", "REDUCED_BLOCK_STEPS", "ReducedEngine", "factor_chunk",
            "reduced_working_bytes"]
@@ -175,7 +174,7 @@ class ReducedEngine(Engine):
     Parameters
     ----------
     be : Backend
-    model : SGDModel
+    model : EngineSettings
     seeds : list of SeedSequence
     Q, R, T, v, v_star : ndarray
         Initial order parameters, shapes (E, K, K), (E, K, M), (E, M, M), (E, K), (E, M).
@@ -192,7 +191,7 @@ class ReducedEngine(Engine):
     #: Upper bound on the chunk length D (:func:`factor_chunk`).
     factor_chunk_max = FACTOR_CHUNK_MAX
 
-    def __init__(self, be: Backend, model: SGDModel, seeds: list, Q: np.ndarray,
+    def __init__(self, be: Backend, model: EngineSettings, seeds: list, Q: np.ndarray,
                  R: np.ndarray, T: np.ndarray, v: np.ndarray, v_star: np.ndarray) -> None:
         super().__init__(be, model, seeds)
         dt = model.dtype

@@ -72,8 +72,9 @@ def backend_activation(name: str, be: Backend) -> BackendActivation:
 
 
 @dataclass(frozen=True)
-class SGDModel:
-    """Scalar model parameters shared by the engines (validated by :func:`statmech.simulate`).
+class EngineSettings:
+    """Sizes and scalar model parameters shared by the engines (from :func:`statmech.simulate`
+    and its validated :class:`statmech.SGDModel`).
 
     One SGD step on a mini-batch of B fresh samples (``docs/ode_theory.md`` §1.1), d = 1 − κ/N:
     w_k ← d w_k + (η/(B√N)) Σ_b v_k g'(λ_kb) Δ_b x_b and
@@ -111,7 +112,7 @@ class Engine:
     #: with the backend's own generators.
     host_random: bool = False
 
-    def __init__(self, be: Backend, model: SGDModel, seeds: list) -> None:
+    def __init__(self, be: Backend, model: EngineSettings, seeds: list) -> None:
         self.be = be
         self.xp = be.xp
         self.model = model

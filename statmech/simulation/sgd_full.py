@@ -2,8 +2,8 @@
 
 Each member holds its weights A = [W; W*] (K + M rows of length N) on the backend. One step
 draws B fresh inputs x ~ N(0, I_N) per member, computes all K + M local fields with one batched
-matrix product, and applies the update of :class:`statmech.simulation.sgd_engine.SGDModel` to W
-(and v).
+matrix product, and applies the update of
+:class:`statmech.simulation.sgd_engine.EngineSettings` to W (and v).
 Per step and member this costs about (4K + 2M)·N·B flops plus N·B Gaussian draws
 (``docs/ode_theory.md`` §4.1); the draws dominate on the CPU. Inputs are drawn per member in blocks
 of :func:`full_block_steps` steps.
@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .backend import Backend
-from .sgd_engine import Engine, SGDModel
+from .sgd_engine import Engine, EngineSettings
 
 __all__ = ["FullEngine"]
 
@@ -36,7 +36,7 @@ class FullEngine(Engine):
     Parameters
     ----------
     be : Backend
-    model : SGDModel
+    model : EngineSettings
     seeds : list of SeedSequence
         One per member.
     W, W_star : ndarray (E, K, N), (E, M, N)
@@ -44,7 +44,7 @@ class FullEngine(Engine):
     v, v_star : ndarray (E, K), (E, M)
     """
 
-    def __init__(self, be: Backend, model: SGDModel, seeds: list, W: np.ndarray,
+    def __init__(self, be: Backend, model: EngineSettings, seeds: list, W: np.ndarray,
                  W_star: np.ndarray, v: np.ndarray, v_star: np.ndarray) -> None:
         self.block_steps = full_block_steps(model.N, model.batch_size, be.is_gpu)
         super().__init__(be, model, seeds)

@@ -29,6 +29,7 @@ from ..theory.fixed_points import (
     escape_time,
     plateau_height,
 )
+from ..theory.model import MODEL_DEFAULTS, MODEL_FIELDS, SGDModel
 from ..theory.ode import integrate
 from ..theory.order_parameters import OrderParameters
 from .registry import ListOf, register_computation
@@ -67,6 +68,20 @@ def _activation(value):
     return tuple(value) if isinstance(value, list) else value
 
 
+def _model(config: dict, **fixed) -> SGDModel:
+    """The :class:`SGDModel` of a sweep point: its model settings (η, σ, trained v, activation,
+    ... where the computation has them) plus ``fixed`` ones."""
+    values = {k: config[k] for k in MODEL_FIELDS if k in config}
+    if "activation" in values:
+        values["activation"] = _activation(values["activation"])
+    return SGDModel(**{**values, **fixed})
+
+
+#: Model settings whose sweep default is the model's (SGDModel) default.
+_SIGMA = MODEL_DEFAULTS["noise"]
+_TRAIN_V = MODEL_DEFAULTS["train_second_layer"]
+
+
 def _frame(**cols):
     import pandas as pd
 
@@ -74,8 +89,9 @@ def _frame(**cols):
 
 
 @register_computation("integrate", defaults={
-    "K": 2, "M": None, "eta": 0.5, "alpha_max": 300.0, "n_alpha": 200, "noise": 0.0,
-    "v_star": 1.0, "train_second_layer": False, "init_N": 1000, "activation": "erf",
+    "K": 2, "M": None, "eta": 0.5, "alpha_max": 300.0, "n_alpha": 200, "noise": _SIGMA,
+    "v_star": 1.0, "train_second_layer": _TRAIN_V, "init_N": 1000,
+    "activation": MODEL_DEFAULTS["activation"],
     "replicate": 0}, constraints={
     "K": _POS_INT, "M": [Integer(1), None], "eta": _POS_REAL, "alpha_max": _POS_REAL,
     "n_alpha": [Integer(2)], "noise": _NONNEG_REAL, "v_star": [Real()],
@@ -88,9 +104,7 @@ def integrate_point(config: dict, seed: int):
     op0 = OrderParameters.random(K, M, int(config["init_N"]), seed=seed)
     op0 = OrderParameters(op0.Q, op0.R, op0.T, v=np.ones(K), v_star=np.full(M, config["v_star"]))
     alpha = _alpha_grid(float(config["alpha_max"]), int(config["n_alpha"]))
-    traj = integrate(op0, eta=float(config["eta"]), alpha=alpha, noise=float(config["noise"]),
-                     train_second_layer=bool(config["train_second_layer"]),
-                     activation=_activation(config["activation"]), on_divergence="mask")
+    traj = integrate(op0, model=_model(config), alpha=alpha, on_divergence="mask")
     return _frame(alpha=traj.alpha, eg=np.asarray(traj.eg).reshape(-1),
                   status=str(np.asarray(traj.status).reshape(-1)[0]))
 
@@ -128,8 +142,8 @@ def fixed_points_point(config: dict, seed: int):
 
 @register_computation("simulate", defaults={
     "N": 500, "K": 2, "M": None, "eta": 0.5, "alpha_max": 300.0, "n_alpha": 120,
-    "ensemble": 16, "method": "full", "noise": 0.0, "v_star": 1.0,
-    "train_second_layer": False, "replicate": 0}, constraints={
+    "ensemble": 16, "method": "full", "noise": _SIGMA, "v_star": 1.0,
+    "train_second_layer": _TRAIN_V, "replicate": 0}, constraints={
     "N": _POS_INT, "K": _POS_INT, "M": [Integer(1), None], "eta": _POS_REAL,
     "alpha_max": _POS_REAL, "n_alpha": [Integer(2)], "ensemble": _POS_INT,
     "method": [Options(SIMULATION_METHODS)], "noise": _NONNEG_REAL, "v_star": [Real()],
@@ -143,12 +157,11 @@ def simulate_point(config: dict, seed: int):
     N = int(config["N"])
     alpha = np.unique(np.round(_alpha_grid(float(config["alpha_max"]),
                                            int(config["n_alpha"])) * N) / N)
-    kw = dict(eta=float(config["eta"]), noise=float(config["noise"]),
-              train_second_layer=bool(config["train_second_layer"]))
-    ens = simulate(N, K, M, alpha=alpha, ensemble=int(config["ensemble"]),
+    model = _model(config)
+    ens = simulate(N, K, M, model=model, alpha=alpha, ensemble=int(config["ensemble"]),
                    method=config["method"], seed=seed % (2**63), v_star=float(config["v_star"]),
-                   on_divergence="mask", progress=False, **kw)
-    traj = integrate(ens.order_parameters(0), alpha=ens.alpha, on_divergence="mask", **kw)
+                   on_divergence="mask", progress=False)
+    traj = integrate(ens.order_parameters(0), model=model, alpha=ens.alpha, on_divergence="mask")
     E, n = ens.eg.shape
     member = np.repeat(np.arange(E), n)
     a = np.tile(ens.alpha, E)
@@ -160,7 +173,7 @@ def simulate_point(config: dict, seed: int):
 
 
 @register_computation("pruned_error", defaults={
-    "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": 0.0,
+    "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": _SIGMA,
     "levels": None, "methods": ALL_METHODS, "N": 500, "replicate": 0}, constraints={
     "K": _POS_INT, "M": _POS_INT, "v_star": [Real()], "eta": _POS_REAL, "alpha": _POS_REAL,
     "noise": _NONNEG_REAL, "levels": _LEVELS, "methods": _METHODS, "N": _POS_INT,
@@ -197,13 +210,13 @@ def _final_op(K: int, M: int, config: dict, seed: int) -> OrderParameters:
     rng = np.random.default_rng(seed)
     op0 = OrderParameters(op0.Q, op0.R, op0.T, v=rng.standard_normal(K),
                           v_star=np.full(M, float(config["v_star"])))
-    traj = integrate(op0, eta=float(config["eta"]), alpha=[0.0, float(config["alpha"])],
-                     train_second_layer=True, noise=float(config["noise"]))
+    traj = integrate(op0, model=_model(config, train_second_layer=True),
+                     alpha=[0.0, float(config["alpha"])])
     return traj.at(-1)
 
 
 @register_computation("prune", defaults={
-    "N": 500, "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": 0.0,
+    "N": 500, "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": _SIGMA,
     "students": 4, "n_masks": 20, "levels": None, "methods": ALL_METHODS,
     "simulation_method": "reduced", "renormalise": False, "variants": {}, "replicate": 0},
     constraints={
@@ -229,7 +242,7 @@ def prune_point(config: dict, seed: int):
 
 
 @register_computation("pruned_state", defaults={
-    "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": 0.0, "level": 3,
+    "K": 6, "M": 2, "v_star": 4.0, "eta": 0.5, "alpha": 1600.0, "noise": _SIGMA, "level": 3,
     "N": 500, "methods": ALL_METHODS, "replicate": 0}, constraints={
     "K": _POS_INT, "M": _POS_INT, "v_star": [Real()], "eta": _POS_REAL, "alpha": _POS_REAL,
     "noise": _NONNEG_REAL, "level": _POS_INT, "N": _POS_INT, "methods": _METHODS,

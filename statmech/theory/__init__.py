@@ -16,6 +16,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("ACTIVATIONS", "Activation", "get_activation"), "activations"),
     **dict.fromkeys(("PSD_RTOL", "SYMMETRY_RTOL", "OrderParameters"), "order_parameters"),
     **dict.fromkeys(("generalization_error", "test_loss"), "generalization"),
+    **dict.fromkeys(("SGDModel", "MODEL_FIELDS"), "model"),
     "ode_rhs": "rhs",
     "Trajectory": "trajectory",
     "integrate": "ode",

@@ -40,6 +40,7 @@ from .._validation import (
     validate_params,
 )
 from .generalization import generalization_error, resolve_activations
+from .model import SGDModel, resolve_model
 from .order_parameters import OrderParameters
 from .rhs import _coefficients, _derivatives
 from .trajectory import Trajectory
@@ -212,11 +213,9 @@ def _symmetric_flow(K: int, eta: float, sigma2: float, batch: int, student, teac
 def symmetric_plateau(
     K: int,
     *,
-    eta: float,
-    noise: float = 0.0,
-    batch_size: int = 1,
-    activation: str | tuple = "erf",
+    model: SGDModel | None = None,
     tol: float = 1e-12,
+    **model_options: Any,
 ) -> tuple[OrderParameters, float]:
     """The symmetric (unspecialised) plateau fixed point of the full ODE at finite η.
 
@@ -236,14 +235,10 @@ def symmetric_plateau(
     ----------
     K : int
         Number of student (= teacher) units, >= 2.
-    eta : float
-        Learning rate > 0.
-    noise : float
-        Output-noise standard deviation σ >= 0.
-    batch_size : int
-        Mini-batch size B >= 1.
-    activation : str or (str, str)
-        Activation(s), default ``"erf"``.
+    model : SGDModel, optional
+        The training settings, or its fields as keywords (``eta=0.5, noise=0.1``): η > 0,
+        σ >= 0, B >= 1 and the activation(s) (default ``"erf"``); scalars only. The plateau
+        is that of the soft committee machine: v is not trained and κ = 0.
     tol : float
         Newton's method stops when its step is below ``tol`` in every coordinate.
 
@@ -265,11 +260,10 @@ def symmetric_plateau(
     """
     func = "symmetric_plateau"
     K = check_positive_int(K, "K", func, minimum=2)
-    eta = check_real(eta, "eta", func, low=0.0, low_inclusive=False)
-    sigma = check_real(noise, "noise", func, low=0.0)
+    m = _plateau_model(func, model, model_options)
+    eta, sigma, B = float(m.eta), float(m.noise), int(m.batch_size)
     sigma2 = sigma * sigma  # inf for huge noise (then no plateau is found), never OverflowError
-    B = check_positive_int(batch_size, "batch_size", func)
-    student, teacher = resolve_activations(activation, func)
+    student, teacher = resolve_activations(m.activation, func)
     flow = _symmetric_flow(K, eta, sigma2, B, student, teacher)
     h = 1e-7
     shifts = np.concatenate([h * np.eye(3), -h * np.eye(3)])
@@ -341,18 +335,25 @@ def symmetric_plateau(
     return op, float(generalization_error(op, (student.name, teacher.name)))
 
 
-def plateau_height(
-    K: int,
-    *,
-    eta: float,
-    noise: float = 0.0,
-    batch_size: int = 1,
-    activation: str | tuple = "erf",
-) -> float:
-    """ε_g at the symmetric plateau (:func:`symmetric_plateau`; ``docs/ode_theory.md`` §3.3)."""
-    return symmetric_plateau(
-        K, eta=eta, noise=noise, batch_size=batch_size, activation=activation
-    )[1]
+def plateau_height(K: int, *, model: SGDModel | None = None, **model_options: Any) -> float:
+    """ε_g at the symmetric plateau (:func:`symmetric_plateau`; ``docs/ode_theory.md`` §3.3).
+
+    ``model`` or its fields as keywords, as for :func:`symmetric_plateau`."""
+    return symmetric_plateau(K, model=model, **model_options)[1]
+
+
+def _plateau_model(func: str, model: Any, options: dict[str, Any]) -> SGDModel:
+    """The scalar model of a symmetric-plateau computation (soft committee machine: v fixed,
+    no weight decay)."""
+    m = resolve_model(func, model, options, scalar=True)
+    if m.train_second_layer:
+        raise InvalidParameterError.build(
+            func, "train_second_layer", "False (the plateau of the soft committee machine)",
+            m.train_second_layer)
+    if m.weight_decay != 0.0:
+        raise InvalidParameterError.build(
+            func, "weight_decay", "0.0 (the plateau without weight decay)", m.weight_decay)
+    return m
 
 
 def _perfect_jacobians(
@@ -382,8 +383,28 @@ def _perfect_jacobians(
     return A, B2 / batch_size
 
 
+def _perfect_settings(func: str, model: Any, batch_size: Any, activation: Any) -> tuple:
+    """(batch_size, activation) for the perfect-solution analysis: the keywords, or those of
+    ``model`` (which must then leave the keywords at their defaults and have σ = κ = 0 and v
+    fixed)."""
+    if model is None:
+        return batch_size, activation
+    m = resolve_model(func, model, scalar=True)
+    if batch_size != 1 or activation != "erf":
+        raise InvalidParameterError(
+            f"{func}: give batch_size and activation either as keywords or through 'model', "
+            "not both.", func=func, param="model", allowed="model or keywords", value="both")
+    for name, off in (("noise", 0.0), ("weight_decay", 0.0), ("train_second_layer", False)):
+        if getattr(m, name) != off:
+            raise InvalidParameterError.build(
+                func, "model", f"a model with {name} = {off} (the perfect solution is a fixed "
+                "point only then)", m)
+    return int(m.batch_size), m.activation
+
+
 def critical_learning_rate(
-    K: int, *, batch_size: int = 1, activation: str | tuple = "erf"
+    K: int, *, batch_size: int = 1, activation: str | tuple = "erf",
+    model: SGDModel | None = None,
 ) -> float:
     """Largest η at which the perfect solution Q = R = T = 𝟙 (K = M) is linearly stable.
 
@@ -399,6 +420,10 @@ def critical_learning_rate(
         Mini-batch size B (the threshold scales like B).
     activation : str or (str, str)
         Activation(s), default ``"erf"``.
+    model : SGDModel, optional
+        Take ``batch_size`` and ``activation`` from this model instead (its η is what is being
+        computed and is ignored; σ, κ and trained v must be off: the perfect solution is a
+        fixed point only without noise and decay).
 
     Examples
     --------
@@ -408,6 +433,7 @@ def critical_learning_rate(
     """
     func = "critical_learning_rate"
     K = check_positive_int(K, "K", func)
+    batch_size, activation = _perfect_settings(func, model, batch_size, activation)
     B = check_positive_int(batch_size, "batch_size", func)
     A, B2 = _perfect_jacobians(K, B, activation, func)
 
@@ -428,7 +454,8 @@ def critical_learning_rate(
 
 
 def optimal_learning_rate(
-    K: int, *, batch_size: int = 1, activation: str | tuple = "erf"
+    K: int, *, batch_size: int = 1, activation: str | tuple = "erf",
+    model: SGDModel | None = None,
 ) -> tuple[float, float]:
     """The η at which the slowest mode near the perfect solution decays fastest.
 
@@ -437,9 +464,11 @@ def optimal_learning_rate(
     the perfect solution decays like exp(λ_slowest α). (ε_g need not decay at 2 λ_slowest: for
     K = M = 2 the slowest, doubly degenerate modes enter ε_g only quadratically, and a third
     mode, which enters it linearly, decays at a rate close to 2 λ_slowest; measured in the tests.)
+    ``batch_size``, ``activation`` and ``model`` as for :func:`critical_learning_rate`.
     """
     func = "optimal_learning_rate"
     check_positive_int(K, "K", func)
+    batch_size, activation = _perfect_settings(func, model, batch_size, activation)
     check_positive_int(batch_size, "batch_size", func)
     eta_c = critical_learning_rate(K, batch_size=batch_size, activation=activation)
     A, B2 = _perfect_jacobians(K, batch_size, activation, func)

@@ -19,8 +19,9 @@ from scipy.integrate import solve_ivp
 from .._resources import check_memory
 from .._validation import InstanceOf, Options, Real, validate_params
 from .generalization import eg_from_covariance
+from .model import SGDModel, resolve_model
 from .order_parameters import OrderParameters
-from .rhs import MODEL_PARAMS, BatchedRHS, _coefficients, _parse_model, ode_rhs
+from .rhs import BatchedRHS, _coefficients, _parse_model, ode_rhs
 from .solver_limits import (
     DIVERGENCE_FACTOR,
     EXPLICIT_METHODS,
@@ -167,7 +168,6 @@ def _divergence_message(
 
 @validate_params({
     "op0": [InstanceOf(OrderParameters, "an OrderParameters")],
-    **MODEL_PARAMS,
     "method": [Options(METHODS)],
     "rtol": [Real(0, 1, "right")],
     "atol": [Real(0, None, "neither")],
@@ -176,18 +176,13 @@ def _divergence_message(
 def integrate(
     op0: OrderParameters,
     *,
-    eta: float | np.ndarray,
     alpha: float | np.ndarray,
-    eta_v: float | np.ndarray | None = None,
-    train_second_layer: bool = False,
-    noise: float | np.ndarray = 0.0,
-    weight_decay: float | np.ndarray = 0.0,
-    batch_size: int | np.ndarray = 1,
-    activation: str | tuple = "erf",
+    model: SGDModel | None = None,
     method: str = "DOP853",
     rtol: float = 1e-8,
     atol: float = 1e-12,
     on_divergence: str = "raise",
+    **model_options: Any,
 ) -> Trajectory:
     """Integrate the order-parameter ODEs of online SGD (``docs/ode_theory.md`` §1.2).
 
@@ -195,24 +190,17 @@ def integrate(
     ----------
     op0 : OrderParameters
         State at α = 0 (may be batched).
-    eta : float or array
-        First-layer learning rate η > 0. Arrays broadcast against ``op0.batch_shape``: a sweep
-        over learning rates (or initial states) is one call.
     alpha : float or 1-D array
         Strictly increasing output times α >= 0 (the integration starts at 0). A scalar means
         201 equally spaced outputs on [0, alpha].
-    eta_v : float or array, optional
-        Second-layer learning rate (default ``eta``); used only if ``train_second_layer``.
-    train_second_layer : bool
-        Train v (otherwise v stays at ``op0.v``; v = v* = 1 is the soft committee machine).
-    noise : float or array
-        Output-noise standard deviation σ >= 0 of the teacher's labels.
-    weight_decay : float or array
-        κ >= 0 (update −(κ/N) w per step on both layers).
-    batch_size : int or array
-        Mini-batch size B >= 1 (the η² terms are divided by B).
-    activation : str or (str, str)
-        ``"erf"`` (default), ``"linear"``, ``"relu"``, or a (student, teacher) pair.
+    model : SGDModel, optional
+        The training settings (η, η_v, σ, κ, B, activations, trained v). Its array-valued
+        fields broadcast against ``op0.batch_shape``: a sweep over learning rates (or initial
+        states) is one call.
+    **model_options
+        :class:`~statmech.SGDModel` fields as keywords (``eta=0.5, noise=0.1``), the
+        convenience style; with ``model`` given they replace its fields. ``eta`` is required
+        when ``model`` is not given.
     method : str
         A ``solve_ivp`` method, one of :data:`METHODS` (default ``"DOP853"``).
     rtol, atol : float
@@ -250,13 +238,15 @@ def integrate(
     >>> traj = integrate(op0, eta=np.array([0.2, 0.5]), alpha=np.geomspace(1, 100, 5))
     >>> traj.eg.shape
     (2, 5)
+    >>> from statmech import SGDModel
+    >>> integrate(op0, model=SGDModel(eta=0.5, noise=0.1), alpha=10.0).eg.shape
+    (201,)
     """
     func = "integrate"
-    p = _parse_model(
-        op0, func, eta, eta_v, train_second_layer, noise, weight_decay, batch_size, activation
-    )
+    model = resolve_model(func, model, model_options)
+    p = _parse_model(op0, func, model)
     alpha_out = check_alpha(alpha, func)
-    train_v = bool(train_second_layer)
+    train_v = model.train_second_layer
     rtol, atol = float(rtol), float(atol)
 
     shape = p["shape"]

@@ -25,32 +25,18 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._validation import (
-    ArrayLike,
-    Boolean,
     InstanceOf,
-    Integer,
     InvalidParameterError,
-    Real,
     check,
-    validate_params,
 )
 from .activations import Activation
 from .generalization import resolve_activations
+from .model import SGDModel, resolve_model
 from .ode_integrals import ContractedIntegrals, contracted_integrals
 from .order_parameters import OrderParameters
 
 __all__ = ["BatchedRHS", "ode_rhs"]
 
-#: Declared constraints of the model parameters shared by :func:`ode_rhs` and
-#: :func:`statmech.integrate` (each checked on its own; the checks that involve several
-#: parameters, such as broadcasting, live in :func:`_parse_model`).
-MODEL_PARAMS = {
-    "eta": [Real(0.0, None, "neither", array=True)],
-    "eta_v": [None, Real(0.0, None, "left", array=True)],
-    "train_second_layer": [Boolean()],
-    "noise": [Real(0.0, None, "left", array=True)],
-    "weight_decay": [Real(0.0, None, "left", array=True)],
-}
 #: A member whose derivative exceeds ``bound / DERIVATIVE_EPS`` in absolute value (or is not
 #: finite) is diverged: it would cross its divergence bound within an α-interval of
 #: ``DERIVATIVE_EPS`` (float64's machine epsilon), below the resolution of any α >= 1, which no
@@ -216,22 +202,17 @@ class BatchedRHS:
         return out.reshape(-1)
 
 
-@validate_params({"op": [InstanceOf(OrderParameters, "an OrderParameters")], **MODEL_PARAMS})
 def ode_rhs(
     op: OrderParameters,
     *,
-    eta: float | np.ndarray,
-    eta_v: float | np.ndarray | None = None,
-    train_second_layer: bool = False,
-    noise: float | np.ndarray = 0.0,
-    weight_decay: float | np.ndarray = 0.0,
-    batch_size: int | np.ndarray = 1,
-    activation: str | tuple = "erf",
+    model: SGDModel | None = None,
+    **model_options: Any,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Right-hand side of the order-parameter ODEs: (dQ/dα, dR/dα, dv/dα).
 
-    Implements ``docs/ode_theory.md`` §1.2 (module docstring); the arguments mean the same as in
-    :func:`integrate`. dv/dα is zero unless ``train_second_layer``.
+    Implements ``docs/ode_theory.md`` §1.2 (module docstring). ``model`` (a
+    :class:`~statmech.SGDModel`) or its fields as keywords (``eta=0.5, noise=0.1``), as in
+    :func:`statmech.integrate`. dv/dα is zero unless ``train_second_layer``.
 
     Examples
     --------
@@ -242,43 +223,25 @@ def ode_rhs(
     >>> float(np.abs(dQ).max()), float(np.abs(dR).max())
     (0.0, 0.0)
     """
-    p = _parse_model(
-        op, "ode_rhs", eta, eta_v, train_second_layer, noise, weight_decay, batch_size, activation,
-        op_name="op",
-    )
+    m = resolve_model("ode_rhs", model, model_options)
+    p = _parse_model(op, "ode_rhs", m, op_name="op")
     coef = _coefficients(p["eta"], p["eta_v"], p["sigma2"], p["kappa"], p["batch"],
-                         bool(train_second_layer))
+                         m.train_second_layer)
     return _derivatives(
         p["Q"], p["R"], p["T"], p["v"], p["v_star"], coef, p["student"], p["teacher"]
     )
 
 
-def _parse_model(
-    op: Any,
-    func: str,
-    eta: Any,
-    eta_v: Any,
-    train_second_layer: Any,
-    noise: Any,
-    weight_decay: Any,
-    batch_size: Any,
-    activation: Any,
-    op_name: str = "op0",
-) -> dict[str, Any]:
-    """Check the parameters that depend on each other (or whose arrays need a custom check) and
-    broadcast everything to one batch shape. The single-parameter constraints
-    (:data:`MODEL_PARAMS`) are declared on the public functions; they are re-applied here so
-    that internal callers get the same checks."""
-    for name, value in (("eta", eta), ("eta_v", eta_v), ("train_second_layer",
-                        train_second_layer), ("noise", noise), ("weight_decay", weight_decay)):
-        check(value, name, func, MODEL_PARAMS[name])
+def _parse_model(op: Any, func: str, model: SGDModel, op_name: str = "op0") -> dict[str, Any]:
+    """Broadcast the initial state and the (validated) model's array-valued settings to one
+    batch shape; check that they broadcast."""
     check(op, op_name, func, [InstanceOf(OrderParameters, "an OrderParameters")])
-    eta_a = np.asarray(eta, dtype=float)
-    eta_v_a = eta_a if eta_v is None else np.asarray(eta_v, dtype=float)
-    sigma = np.asarray(noise, dtype=float)
-    kappa = np.asarray(weight_decay, dtype=float)
-    B = _check_batch_size(batch_size, func)
-    student, teacher = resolve_activations(activation, func)
+    eta_a = np.asarray(model.eta, dtype=float)
+    eta_v_a = np.asarray(model.learning_rate_v, dtype=float)
+    sigma = np.asarray(model.noise, dtype=float)
+    kappa = np.asarray(model.weight_decay, dtype=float)
+    B = np.asarray(model.batch_size, dtype=np.int64)
+    student, teacher = resolve_activations(model.activation, func)
     try:
         shape = np.broadcast_shapes(
             op.batch_shape, eta_a.shape, eta_v_a.shape, sigma.shape, kappa.shape, B.shape
@@ -313,17 +276,3 @@ def _parse_model(
     }
 
 
-def _check_batch_size(batch_size: Any, func: str) -> np.ndarray:
-    """``batch_size`` as an int array (any shape), every entry an int >= 1 (no bools, no floats
-    such as 2.0 or 2.7)."""
-    if isinstance(batch_size, bool | np.bool_):
-        ok = False
-    elif isinstance(batch_size, np.ndarray | list | tuple):
-        arr = np.asarray(batch_size) if ArrayLike().accepts(batch_size) else None
-        ok = arr is not None and arr.dtype.kind in "iu" and bool(np.all(arr >= 1))
-    else:
-        ok = Integer(1).accepts(batch_size)
-    if not ok:
-        raise InvalidParameterError.build(
-            func, "batch_size", "an int >= 1 (or an integer array of them)", batch_size)
-    return np.asarray(batch_size, dtype=np.int64)

@@ -15,7 +15,7 @@ from empirical.training import (  # noqa: E402
     train_online,
 )
 from statmech.simulation.backend import get_backend, member_seeds  # noqa: E402
-from statmech.simulation.sgd_engine import SGDModel  # noqa: E402
+from statmech.simulation.sgd_engine import EngineSettings  # noqa: E402
 from statmech.simulation.sgd_full import FullEngine  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def test_one_step_matches_statmech_exactly(activation):
     opt = sgd_optimizer(student, eta, eta_v, weight_decay=kappa)
     xt, zt = torch.as_tensor(x), torch.as_tensor(z)
     online_sgd_step(student, opt, xt, teacher_labels(teacher, xt, sigma, zt))
-    model = SGDModel(N=N, K=K, M=M, eta=eta, eta_v=eta_v, noise=sigma, weight_decay=kappa,
+    model = EngineSettings(N=N, K=K, M=M, eta=eta, eta_v=eta_v, noise=sigma, weight_decay=kappa,
                      batch_size=B, train_second_layer=True, student=activation,
                      teacher=activation, dtype="float64")
     eng = FullEngine(get_backend("numpy"), model, member_seeds(0, E), W, Ws, v, vs)

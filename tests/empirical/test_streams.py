@@ -22,8 +22,9 @@ def test_torch_training_on_the_stream_reproduces_simulate(noise, batch):
     rng = np.random.default_rng(0)
     Wt, W0 = rng.standard_normal((E, M, N)), rng.standard_normal((E, K, N))
     ens = sm.simulate(N, K, M, eta=eta, alpha=[0.0, alpha], ensemble=E, seed=5,
-                      backend="torch", device="cpu", teacher=Wt, init=W0, noise=noise,
-                      train_second_layer=True, init_v=0.5, batch_size=batch)
+                      backend=sm.BackendOptions("torch", device="cpu"), teacher=Wt,
+                      init=sm.StudentInit(weights=W0, v=0.5), noise=noise,
+                      train_second_layer=True, batch_size=batch)
     student = CommitteeMachine(N, K, ensemble=E, W=W0, v=np.full(K, 0.5))
     teacher = CommitteeMachine(N, M, ensemble=E, W=Wt, train_second_layer=False)
     train_online(student, teacher, eta=eta, steps=int(alpha * N), noise=noise, seed=5,

@@ -99,6 +99,8 @@ def test_simulate_overflow_is_flagged(backend, method, kwargs):
     base = dict(eta=0.5, alpha=[0.0, 1.0, 2.0], ensemble=2, method=method, backend=backend,
                 on_divergence="mask", seed=0)
     base.update(kwargs)
+    if "dtype" in base:
+        base["backend"] = sm.BackendOptions(backend, dtype=base.pop("dtype"))
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         ens = sm.simulate(20, 2, **base)
@@ -111,5 +113,5 @@ def test_simulate_overflow_is_flagged(backend, method, kwargs):
 
 
 def test_simulate_overflowing_initial_state_is_refused():
-    with pytest.raises(InvalidParameterError, match="'init_scale'"):
-        sm.simulate(20, 2, eta=0.5, alpha=1.0, init_scale=1e200)
+    with pytest.raises(InvalidParameterError, match=r"'init' parameter .*StudentInit.scale"):
+        sm.simulate(20, 2, eta=0.5, alpha=1.0, init=sm.StudentInit(scale=1e200))

@@ -32,7 +32,7 @@ from statmech.simulation.reduced_chain import (
     ReducedEngine,
     factor_chunk,
 )
-from statmech.simulation.sgd_engine import SGDModel
+from statmech.simulation.sgd_engine import EngineSettings
 from statmech.simulation.sgd_full import FullEngine
 
 FAMILY = 0.0027
@@ -73,7 +73,7 @@ class SwitchingChain(ReducedEngine):
 
 
 def _model(K, M, N, eta=1.5, eta_v=0.8, noise=0.0, kappa=0.0, train=True):
-    return SGDModel(N=N, K=K, M=M, eta=eta, eta_v=eta_v if train else 0.0, noise=noise,
+    return EngineSettings(N=N, K=K, M=M, eta=eta, eta_v=eta_v if train else 0.0, noise=noise,
                     weight_decay=kappa, batch_size=1, train_second_layer=train, student="erf",
                     teacher="erf", dtype="float64")
 
@@ -335,7 +335,8 @@ def test_same_seeds_same_arrays_whatever_ensemble_size(backend):
     a = sm.simulate(40, 3, 2, ensemble=5, **kw)
     b = sm.simulate(40, 3, 2, ensemble=5, **kw)
     c = sm.simulate(40, 3, 2, ensemble=3, **kw)
-    d = sm.simulate(40, 3, 2, ensemble=5, chunk_size=2, **kw)
+    d = sm.simulate(40, 3, 2, ensemble=5,
+                    **dict(kw, backend=sm.BackendOptions(backend, chunk_size=2)))
     for name in ("Q", "R", "v", "eg"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
         np.testing.assert_array_equal(getattr(a, name)[:3], getattr(c, name))

@@ -26,7 +26,7 @@ import statmech as sm
 import statmech.simulation.api as simulation
 from statmech.simulation.backend import get_backend
 from statmech.simulation.reduced_chain import ReducedEngine
-from statmech.simulation.sgd_engine import SGDModel
+from statmech.simulation.sgd_engine import EngineSettings
 from statmech.simulation.sgd_full import FullEngine
 
 FAMILY = 0.0027
@@ -72,7 +72,7 @@ def _moment_z(x, y):
 @pytest.fixture(scope="module")
 def one_step():
     n = 100_000
-    model = SGDModel(N=N, K=K, M=M, eta=3.0, eta_v=0.0, noise=0.0, weight_decay=0.0,
+    model = EngineSettings(N=N, K=K, M=M, eta=3.0, eta_v=0.0, noise=0.0, weight_decay=0.0,
                      batch_size=1, train_second_layer=False, student="erf", teacher="erf",
                      dtype="float64")
     op = sm.OrderParameters.random(K, M, N, seed=5)

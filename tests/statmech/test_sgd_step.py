@@ -15,7 +15,7 @@ from scipy.special import erf
 import statmech as sm
 from statmech.simulation.backend import get_backend, member_seeds
 from statmech.simulation.reduced_chain import ReducedEngine
-from statmech.simulation.sgd_engine import SGDModel
+from statmech.simulation.sgd_engine import EngineSettings
 from statmech.simulation.sgd_full import FullEngine
 
 N, K, M, B, E = 40, 3, 2, 3, 4
@@ -25,7 +25,7 @@ def _model(**kw):
     base = dict(N=N, K=K, M=M, eta=0.7, eta_v=0.3, noise=0.2, weight_decay=0.5, batch_size=B,
                 train_second_layer=True, student="erf", teacher="erf", dtype="float64")
     base.update(kw)
-    return SGDModel(**base)
+    return EngineSettings(**base)
 
 
 def _state(seed=0):

@@ -34,11 +34,12 @@ KW = dict(eta=0.6, alpha=[0.0, 0.5, 1.5], noise=0.1, train_second_layer=True, ba
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_same_seed_same_arrays_whatever_ensemble_size_or_chunking(backend, method, dtype):
-    kw = dict(KW, method=method, backend=backend, dtype=dtype, seed=3)
+    kw = dict(KW, method=method, backend=sm.BackendOptions(backend, dtype=dtype), seed=3)
     a = sm.simulate(40, 2, 3, ensemble=5, **kw)
     b = sm.simulate(40, 2, 3, ensemble=5, **kw)
     c = sm.simulate(40, 2, 3, ensemble=3, **kw)
-    d = sm.simulate(40, 2, 3, ensemble=5, chunk_size=2, **kw)
+    d = sm.simulate(40, 2, 3, ensemble=5,
+                    **dict(kw, backend=sm.BackendOptions(backend, dtype=dtype, chunk_size=2)))
     # On GPUs the random streams are the same, but cuBLAS / cuSOLVER / reduction kernels are
     # chosen by batch shape, so results across E or chunkings agree only to rounding (measured on
     # an H100: <= 3e-7 relative in float32, <= 2.2e-16 in float64); CPU backends are bit-exact.
@@ -115,8 +116,8 @@ def test_initial_state_options():
     rng = np.random.default_rng(0)
     Ws = rng.standard_normal((2, 60))
     W0 = rng.standard_normal((3, 2, 60))
-    ens = sm.simulate(60, 2, eta=0.5, alpha=[0.0, 0.1], ensemble=3, teacher=Ws, init=W0,
-                      v_star=[1.0, -0.5], init_v=0.3)
+    ens = sm.simulate(60, 2, eta=0.5, alpha=[0.0, 0.1], ensemble=3, teacher=Ws,
+                      init=sm.StudentInit(weights=W0, v=0.3), v_star=[1.0, -0.5])
     op0 = ens.order_parameters(0)
     ref = sm.OrderParameters.from_weights(W0, Ws)
     np.testing.assert_allclose(op0.Q, ref.Q, atol=1e-12)
@@ -128,8 +129,8 @@ def test_initial_state_options():
         e = sm.simulate(60, 2, eta=0.5, alpha=[0.0, 0.1], ensemble=2, init=start, method=method)
         np.testing.assert_allclose(e.Q[:, 0], np.broadcast_to(start.Q, (2, 2, 2)), atol=1e-12)
         np.testing.assert_allclose(e.v[:, 0], np.broadcast_to([0.5, 0.7], (2, 2)))
-    g = sm.simulate(200, 2, eta=0.5, alpha=[0.0], ensemble=400, init_scale=0.1,
-                    init_v=0.0, init_v_scale=0.5, method="reduced")
+    g = sm.simulate(200, 2, eta=0.5, alpha=[0.0], ensemble=400, method="reduced",
+                    init=sm.StudentInit(scale=0.1, v=0.0, v_scale=0.5))
     # Q_kk ~ 0.01 χ²(200)/200 and v ~ N(0, 0.25): check the scales
     assert abs(np.mean(np.diagonal(g.Q[:, 0], axis1=1, axis2=2)) - 0.01) < 5 * 0.01 * 0.1 / 20
     assert abs(np.std(g.v[:, 0]) - 0.5) < 0.05
@@ -156,7 +157,6 @@ def test_divergence_raises_or_masks():
     (dict(method="exact"), r"'method' parameter of simulate must be one of 'full', 'reduced'"),
     (dict(eta=-1.0), r"'eta' parameter of simulate must be a finite float > 0"),
     (dict(eta=float("nan")), r"'eta' parameter"),
-    (dict(dtype="float16"), r"'dtype' parameter"),
     (dict(batch_size=0), r"'batch_size' parameter of simulate must be an int >= 1"),
     (dict(N=8, K=2, method="reduced", batch_size=5), r"'batch_size' .* <= N - K - M = 4"),
     (dict(alpha=[1.0, 0.5]), r"'alpha' parameter of simulate"),
@@ -168,13 +168,21 @@ def test_divergence_raises_or_masks():
     (dict(seed=-1), r"'seed' parameter of simulate must be an int >= 0"),
     (dict(on_divergence="ignore"), r"'on_divergence' parameter"),
     (dict(activation="tanh"), r"'activation' parameter"),
-    (dict(init_scale=0.0), r"'init_scale' parameter"),
+    (dict(init=lambda: sm.StudentInit(scale=0.0)), r"'scale' parameter of StudentInit"),
+    (dict(backend=lambda: sm.BackendOptions(dtype="float16")),
+     r"'dtype' parameter of BackendOptions must be one of 'float64', 'float32'"),
+    (dict(backend=lambda: sm.BackendOptions(chunk_size=0)), r"'chunk_size' parameter"),
+    (dict(etta=0.5), r"unexpected keyword argument 'etta'"),
+    (dict(model=sm.SGDModel(eta=[0.5, 0.6])), r"'eta' parameter of simulate must be a scalar"),
 ])
 def test_bad_input_gives_clear_messages(kwargs, match):
     base = dict(N=20, K=2, eta=0.5, alpha=1.0)
     base.update(kwargs)
+    if "model" in kwargs:
+        del base["eta"]
     N, K = base.pop("N"), base.pop("K")
     with pytest.raises(ValueError, match=match):
+        base = {k: v() if callable(v) else v for k, v in base.items()}
         sm.simulate(N, K, **base)
 
 
