@@ -67,7 +67,7 @@ B ⊇ {0, 1} (e.g. (relu, relu) → E[x2 x3 1{x0,x1,x2,x3 > 0}], (erf, erf) →
 4P_{0123} − 2P_{012} − 2P_{013} + P_{01}). Writing the fields as σ_i v̂_i·ξ (ξ ~ N(0, 𝟙), v̂_i unit
 vectors, r_ij = v̂_i·v̂_j) and applying (D3) once or twice gives, for the conditional fields
 given x_j = 0 (residual unit vectors û_{k|j} of v̂_k orthogonal to v̂_j) and given x_j = x_k = 0
-(residuals orthogonal to span(v̂_j, v̂_k)):
+(residuals orthogonal to span(v̂_j, v̂_k))::
 
     E[x_p 1{x_B>0}]      = σ_p (2π)^(−1/2) Σ_{j∈B} r_pj P_{B∖j}( · | x_j = 0),
     E[x_p x_q 1{x_B>0}]  = σ_p σ_q [ r_pq P_B + (1/2π) Σ_{j∈B} Σ_{k∈B∖j} r_pj (v̂_q·û_{k|j})
@@ -667,7 +667,7 @@ def _propagate_nan(out: np.ndarray, S: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 def _expansion(gc: str, gd: str) -> list[tuple[float, tuple[int, ...], tuple[int, ...]]]:
     """Terms (coefficient, linear factors, orthant set B) of E[1{x0>0}1{x1>0} gc(x2) gd(x3)]."""
-    opts = {}
+    opts: dict[int, list[tuple[float, tuple[int, ...], tuple[int, ...]]]] = {}
     for pos, g in ((2, gc), (3, gd)):
         if g == "linear":
             opts[pos] = [(1.0, (pos,), ())]
@@ -718,6 +718,7 @@ def _i4_relu_block(S: np.ndarray, gc: str, gd: str):
     tot = np.where(live, tot, 0.0)
     if F.p4 is None or F.p4[1] is None:
         return tot, None, None, None
+    assert F.m4 is not None  # _orthant4_base sets F.m4 whenever it returns a tuple mask
     mask = F.p4[1] & live
     return tot, weight / 16.0, mask, tuple(c[mask[F.p4[1]]] for c in F.m4)
 

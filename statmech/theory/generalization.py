@@ -103,4 +103,5 @@ def test_loss(
     return generalization_error(op, activation) + 0.5 * np.square(sigma)
 
 
-test_loss.__test__ = False  # not a pytest test
+# not a pytest test; mypy does not model attributes set on functions
+test_loss.__test__ = False  # type: ignore[attr-defined]

@@ -384,7 +384,7 @@ def _integrate_flat(flat, p, K, M, train_v, alpha_out, method, rtol, atol, on_di
                     f"{sol.message}. Try method='LSODA' or looser tolerances."
                 )
         ys = np.full((n_t, y0.size), np.nan)
-        if ts.size:
+        if sol is not None and ts.size:  # ts is empty when there is no solution
             ys[: ts.size] = np.asarray(sol.y).T
         nfev = int(sol.nfev) if sol is not None else 0
         if alpha_out[0] == 0.0:

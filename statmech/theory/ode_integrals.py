@@ -106,10 +106,11 @@ def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 @functools.lru_cache(maxsize=32)
-def _upper(D: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat positions of the c <= d entries of a D x D matrix, and their multiplicities."""
+def _upper(D: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat positions of the c <= d entries of a D x D matrix, and their row and column indices."""
     ci, cj = np.triu_indices(D)
-    return _frozen(ci * D + cj, ci, cj)
+    flat, ci, cj = _frozen(ci * D + cj, ci, cj)
+    return flat, ci, cj
 
 
 _LOCAL = threading.local()  # per-thread scratch arrays (threaded executors share the module)
@@ -183,7 +184,8 @@ def _i4_chunked(C, u, *pair_arrays) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _pairs(K: int) -> tuple[np.ndarray, np.ndarray]:
-    return _frozen(*np.triu_indices(K))
+    pa, pb = _frozen(*np.triu_indices(K))
+    return pa, pb
 
 
 def _blocks(K: int, D: int) -> list[tuple[slice, bool]]:
@@ -202,9 +204,9 @@ def _generic_contracted(
         return _submatrix(C, *np.meshgrid(*idx, indexing="ij"))
 
     name = {True: s, False: t}
-    I2u = 0.0
-    I3u = 0.0
-    I4uu = 0.0
+    I2u: np.ndarray | float = 0.0
+    I3u: np.ndarray | float = 0.0
+    I4uu: np.ndarray | float = 0.0
     for blk, is_student in _blocks(K, D):
         c = b[blk]
         if c.size == 0:
@@ -221,6 +223,9 @@ def _generic_contracted(
             I4 = _ig.I4(sub(a, a, c, d), s, name[is_student], name[is_student2])
             I4uu = I4uu + np.einsum("...ikcd,...c,...d->...ik", I4, uc, u[..., blk2])
     J2 = _ig.J2(sub(a, a), s) if need_j2 else np.zeros(C.shape[:-2] + (K, K))
+    # D = K + M >= 1: some block is non-empty, so every sum above has become an array
+    assert isinstance(I2u, np.ndarray) and isinstance(I3u, np.ndarray)
+    assert isinstance(I4uu, np.ndarray)
     return ContractedIntegrals(I2u, I3u, I4uu, J2)
 
 

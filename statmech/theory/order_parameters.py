@@ -200,6 +200,7 @@ class OrderParameters:
     @property
     def signed_weights(self) -> np.ndarray:
         """u = (−v, v*): the noiseless error is Δ = Σ_c u_c g(x_c) over all K+M fields."""
+        assert self.v is not None and self.v_star is not None  # filled in by __post_init__
         return np.concatenate([-self.v, self.v_star], axis=-1)
 
     def __getitem__(self, index: Any) -> OrderParameters:
@@ -207,6 +208,7 @@ class OrderParameters:
         if not self.batch_shape:
             raise IndexError("These OrderParameters have no batch dimensions to index.")
         idx = index if isinstance(index, tuple) else (index,)
+        assert self.v is not None and self.v_star is not None  # filled in by __post_init__
         return OrderParameters(
             self.Q[idx], self.R[idx], self.T[idx], self.v[idx], self.v_star[idx]
         )

@@ -150,7 +150,7 @@ class BatchedRHS:
         self.v0 = np.array(v, dtype=float)
         self.y0 = self.pack(Q, R, v)
 
-    def pack(self, Q: np.ndarray, R: np.ndarray, v: np.ndarray | None) -> np.ndarray:
+    def pack(self, Q: np.ndarray, R: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Flat state (or derivative) vector from (Q, R, v)."""
         parts = [Q[:, self.iu[0], self.iu[1]], R.reshape(self.nb, self.nr)]
         if self.train_v:
