@@ -47,6 +47,7 @@ from statmech._validation import (
     check_keys,
     validate_params,
 )
+from statmech.pruning import NodeMethod
 
 from .models import ACTIVATIONS, MLP, CommitteeMachine, _g
 
@@ -171,15 +172,13 @@ def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = No
     """
     func = "prune_mlp"
     m = statmech.PRUNING_METHODS[method]
+    node = isinstance(m, NodeMethod)  # removes units (else masks edges): the method's base class
     _check_options(method, options, func, STATISTICS)
     _check_layer_and_data(model, layer, X, func)
     if variant is not None:
         check(variant, "variant", func, [Options(m.variants)])
-    if m.kind == "node":
-        _check_keep(keep, model.sizes[layer + 1], func)
-    else:
-        _check_keep(keep, model.sizes[layer], func)
-    if X is None and fold == "mean" and m.kind == "node":
+    _check_keep(keep, model.sizes[layer + 1] if node else model.sizes[layer], func)
+    if X is None and fold == "mean" and node:
         raise InvalidParameterError(
             "prune_mlp with fold='mean' needs the data X (the removed units' mean "
             "activations); pass X or fold='bias' / 'none'.", func=func, param="X",
@@ -194,18 +193,18 @@ def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = No
     stats: dict[str, Any] = {}
     if X is not None:
         stats = layer_statistics(model, layer, X)
-        if m.kind == "edge" and not m.needs_input_cov and reweight is None:
+        if not node and not m.needs_input_cov and reweight is None:
             stats.pop("input_cov")
-    intercept = m.kind == "node" and reweight == "activations" and fold == "mean"
+    intercept = node and reweight == "activations" and fold == "mean"
     if intercept:
         # least squares *with intercept*: regress on centred activations, then fold the means
         mu = stats["act_mean"]
         stats["act_cov"] = stats["act_cov"] - np.outer(mu, mu)
-    elif m.kind == "node" and (reweight is not None or m.reconstructs):
+    elif node and (reweight is not None or m.reconstructs):
         # the removed units' outputs are regressed onto the kept ones (no intercept): folding
         # their means into the bias as well would count them twice
         stats.pop("act_mean", None)
-    elif m.kind == "node":
+    elif node:
         if fold == "bias":
             stats["act_mean"] = (_g(model.activation, torch.as_tensor(b)).numpy()
                                  if b is not None else np.zeros(W.shape[0]))
@@ -216,7 +215,7 @@ def prune_mlp(model: MLP, method: str, *, keep: Any, layer: int = 0, X: Any = No
     res = statmech.prune(method, W, W_out, keep=keep, variant=variant, seed=seed,
                          reweight=reweight, bias=b, bias_out=b_out, **stats, **options)
     dt = first.weight.dtype
-    if m.kind == "edge":
+    if not node:
         if reweight is not None:  # the kept edges were refitted (statmech.prune, edge reweight)
             with torch.no_grad():
                 first.weight.copy_(torch.as_tensor(res.W[0], dtype=first.weight.dtype))
@@ -271,7 +270,7 @@ def prune_committee(student: Any, method: str, *, keep: Any, member: int = 0,
     check(member, "member", func, [Integer(0, student.E - 1)])
     if variant is not None:
         check(variant, "variant", func, [Options(m.variants)])
-    _check_keep(keep, student.K if m.kind == "node" else student.N, func)
+    _check_keep(keep, student.K if isinstance(m, NodeMethod) else student.N, func)
     W = student.W[member].detach().double().cpu().numpy()
     v = student.v[member].detach().double().cpu().numpy()
     res = statmech.prune_student(method, W, v, keep=keep, activation=student.activation,

@@ -7,7 +7,7 @@ import pytest
 
 import statmech as sm
 from statmech.plotting.style import method_label, method_style
-from statmech.pruning import PRUNING_METHODS, method_names
+from statmech.pruning import PRUNING_METHODS, EdgeMethod, NodeMethod, method_names
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = set(PRUNING_METHODS)
@@ -21,6 +21,7 @@ def test_every_method_declares_how_it_is_shown():
     looks = set()
     for name, m in PRUNING_METHODS.items():
         assert m.name == name and m.kind in ("edge", "node")
+        assert m.kind == (EdgeMethod if isinstance(m, EdgeMethod) else NodeMethod).kind
         assert m.label and m.color and m.marker, name
         assert method_label(name) == m.label
         assert method_style(name)["color"] == m.color
@@ -70,6 +71,45 @@ def test_no_dispatch_on_method_names():
                 if hits:
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno} {hits}")
     assert not found, found
+
+
+#: Where method behaviour is dispatched (``statmech.prune``, ``prune_theory``, the validation
+#: study, pruning real networks): the kind comes from the method's base class and behaviour from
+#: its hooks, never from a comparison of ``m.kind`` or the name's suffix with a string.
+DISPATCHERS = [*sorted((ROOT / "statmech" / "pruning").glob("*.py")),
+               ROOT / "empirical" / "pruning.py"]
+
+
+def _kind_string_dispatch(tree):
+    """Lines comparing ``<x>.kind`` with "edge"/"node", or testing a name's "node"/"edge"
+    suffix (``method.endswith("node")``)."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if (any(isinstance(s, ast.Attribute) and s.attr == "kind" for s in sides)
+                    and any(isinstance(s, ast.Constant) and s.value in ("edge", "node")
+                            for s in sides)):
+                lines.append(node.lineno)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("endswith", "startswith") and node.args
+              and isinstance(node.args[0], ast.Constant)
+              and str(node.args[0].value).strip("_") in ("edge", "node")):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_no_dispatch_on_kind_strings():
+    found = [f"{path.relative_to(ROOT)}:{line}" for path in DISPATCHERS
+             for line in _kind_string_dispatch(ast.parse(path.read_text()))]
+    assert not found, found
+
+
+@pytest.mark.parametrize("code", ['if m.kind == "node": pass', 'x = "edge" != res.kind',
+                                  'node = method.endswith("node")',
+                                  'node = df["method"].str.endswith("_node")'])
+def test_the_kind_check_would_catch_kind_dispatch(code):
+    assert _kind_string_dispatch(ast.parse(code)) == [1]
 
 
 @pytest.mark.parametrize("bad", [["random_edge", "dpp_edge", "dpp_node"]])

@@ -2,9 +2,9 @@
 
 Methods (``PRUNING_METHODS``; one module each): ``random_edge``, ``magnitude_edge``, ``dpp_edge``,
 ``random_node``, ``magnitude_node``, ``dpp_node``, ``spectral_node``, ``mbp_edge`` (companion
-paper A, randomised magnitude pruning). Adding a method is one module defining a
-:class:`~statmech.pruning.base.PruningMethod` subclass plus one import line below (``register``
-puts it in the registry).
+paper A, randomised magnitude pruning). Adding a method is one module defining a subclass of
+:class:`EdgeMethod` or :class:`NodeMethod` (their docstrings give the contract, checked when the
+class is defined) and ending with ``register(...)``, plus one import line below.
 """
 
 from . import (  # noqa: F401  (registration)
@@ -29,10 +29,14 @@ from .api import (
     pruned_error,
     student_layer,
 )
-from .base import PRUNING_METHODS, Layer, PruningMethod, PruningResult, method_names
+from .base import PRUNING_METHODS, Layer, PruningMethod, PruningResult, method_names, register
+from .edge_method import EdgeMethod
+from .node_method import NodeMethod
 
 __all__ = [
+    "EdgeMethod",
     "Layer",
+    "NodeMethod",
     "PRUNING_METHODS",
     "PruneTheory",
     "PruningMethod",
@@ -45,5 +49,6 @@ __all__ = [
     "prune_student",
     "prune_theory",
     "pruned_error",
+    "register",
     "student_layer",
 ]

@@ -1,11 +1,14 @@
 """Public entry points: explicit pruning (:func:`prune`, :func:`prune_student`), theory
-(:func:`pruned_error`, :func:`prune_theory`), parameter matching and unit ordering."""
+(:func:`pruned_error`, :func:`prune_theory`), parameter matching and unit ordering.
+
+:func:`prune` and :func:`prune_theory` validate what all methods share and hand over to the
+method (``prune_layer`` and ``theory``, provided by its base class ``EdgeMethod`` or
+``NodeMethod``): nothing here depends on a method's name or kind.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,13 +26,11 @@ from .._validation import (
     validate_params,
 )
 from ..simulation.backend import get_backend
-from ..theory.generalization import eg_from_order_parameters as eg_of
 from ..theory.generalization import resolve_activations
-from ..theory.order_parameters import OrderParameters, joint_covariance
-from .backend_ops import prune_on_backend, result_on_backend
-from .base import Layer, PruningResult, get_method, parse_keep
-from .edge_reweight import reweight_edges
-from .node_method import REWEIGHT_CHOICES, NodeContext, NodeMethod
+from ..theory.order_parameters import OrderParameters
+from .base import Layer, PruneTheory, PruningResult, get_method
+from .edge_method import EdgeMethod
+from .node_method import REWEIGHT_CHOICES
 from .theory_tools import full_I2
 
 __all__ = ["prune", "prune_student", "pruned_error", "prune_theory", "PruneTheory",
@@ -55,9 +56,9 @@ def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = N
 
     Parameters
     ----------
-    method : str
-        ``"random_edge"``, ``"magnitude_edge"``, ``"dpp_edge"``, ``"random_node"``,
-        ``"magnitude_node"``, ``"dpp_node"`` or ``"spectral_node"``.
+    method : str or PruningMethod
+        A registered method (:data:`PRUNING_METHODS`, :func:`method_names`), by name or as the
+        method object itself.
     W : array (H, D)
         Incoming weights (one row per unit).
     W_out : array (C, H) or (H,)
@@ -106,31 +107,8 @@ def prune(method: str, W: Any, W_out: Any, *, keep: Any, variant: str | None = N
     n_masks = check_positive_int(n_masks, "n_masks", func)
     reweight = _check_reweight(reweight, func)
     be = None if backend in (None, "numpy") else get_backend(backend, device)
-    if m.kind == "node":
-        k = parse_keep(keep, layer.H, "units kept", func)
-        if be is not None:
-            return prune_on_backend(m, layer, k, variant, n_masks, seed, be, reweight=reweight,
-                                    func=func, **options)
-        return m.prune(layer, k, variant, np.random.default_rng(seed), n_masks,
-                       reweight=reweight, func=func, **options)
-    if reweight == "activations":
-        raise InvalidParameterError(
-            "The 'reweight' parameter of prune must be None or 'preactivations' for "
-                         "edge methods (the kept edges reproduce the unit's pre-activation).")
-    if reweight is not None and layer.input_cov is None:
-        raise ValueError("prune with an edge method and reweight='preactivations' needs "
-                         "'input_cov' (the data's input covariance); for isotropic inputs edge "
-                         "reweighting is a no-op (docs/pruning_theory.md §2.7).")
-    e = parse_keep(keep, layer.D, "edges kept per unit", func)
-    if be is not None and reweight is None:
-        return prune_on_backend(m, layer, e, variant, n_masks, seed, be, **options)
-    res = m.prune(layer, e, variant, np.random.default_rng(seed), n_masks, **options)
-    if reweight is not None:
-        res = dataclasses.replace(res, W=reweight_edges(layer.W, res.mask, layer.input_cov),
-                                  info={**res.info, "reweight": reweight})
-        if be is not None:
-            res = result_on_backend(res, be)
-    return res
+    return m.prune_layer(layer, keep, variant, n_masks=n_masks, seed=seed, reweight=reweight,
+                         backend=be, func=func, **options)
 
 
 def student_layer(W: Any, v: Any, activation: Any = "erf") -> dict[str, np.ndarray]:
@@ -153,64 +131,6 @@ def prune_student(method: str, W: Any, v: Any, *, keep: Any, activation: Any = "
                   **kwargs: Any) -> PruningResult:
     """:func:`prune` for a teacher–student layer: statistics from the Gaussian-input theory."""
     return prune(method, W, v, keep=keep, **student_layer(W, v, activation), **kwargs)
-
-
-@dataclass(frozen=True)
-class PruneTheory:
-    """Theory of one method at one level (see :func:`prune_theory`).
-
-    Attributes
-    ----------
-    Q, R : ndarray
-        Expected pruned order parameters, K × K and K × M (node methods: removed units' rows and
-        columns weighted by their inclusion probabilities).
-    v : ndarray (K,)
-        Expected outgoing weights E[v′] (zero weight on units never kept).
-    mean_eg : float
-        E[ε_g(Q′, R′, v′)] over masks (node methods: exact expectation; edge methods: the N → ∞
-        value, where Q′ concentrates and the Jensen gap vanishes).
-    eg_of_mean : float
-        ε_g(E[Q′], E[R′], E[v′]); ``jensen_gap = mean_eg − eg_of_mean``.
-    std_eg : float
-        Spread of ε_g across masks (0 for deterministic methods and for edge methods at N → ∞).
-    exact : bool
-        False when the node expectation or spread came from sampled kept sets.
-    kept : OrderParameters or None
-        Node methods: the kept units' order parameters for the most probable kept set (for
-        retraining; with the reweighted v).
-    """
-
-    method: str
-    variant: str
-    keep: float
-    Q: np.ndarray
-    R: np.ndarray
-    v: np.ndarray
-    mean_eg: float
-    eg_of_mean: float
-    std_eg: float
-    exact: bool
-    kept: OrderParameters | None = None
-    info: dict = field(default_factory=dict)
-
-    @property
-    def jensen_gap(self) -> float:
-        """E[ε_g(Q′)] − ε_g(E[Q′])."""
-        return self.mean_eg - self.eg_of_mean
-
-
-def _edge_fraction(keep: Any, N: int | None, func: str) -> tuple[float, int | None]:
-    """(keep fraction c, edges per unit e or None): ints need N; fractions are rounded to whole
-    edges when N is known."""
-    if N is not None:
-        e = parse_keep(keep, int(N), "edges kept per unit", func)
-        return e / N, e
-    if isinstance(keep, int | np.integer) and not isinstance(keep, bool | np.bool_):
-        raise InvalidParameterError(
-            f"The 'N' parameter of {func} is required when 'keep' is a number "
-                         "of edges per unit (or pass a fraction in (0, 1]).")
-    parse_keep(keep, 1, "edges kept per unit", func)  # validates a fraction in (0, 1]
-    return float(keep), None
 
 
 #: Declared constraints of :func:`prune_theory`'s keyword parameters (also :func:`pruned_error`).
@@ -266,69 +186,17 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
     m.check_options(options, func)
     reweight = _check_reweight(reweight, func)
     student, teacher = resolve_activations(activation, func)
-    K = op.K
-    Q, R, T, v, vs = (np.asarray(a, dtype=float) for a in (op.Q, op.R, op.T, op.v, op.v_star))
-    if m.kind == "node":
-        k = parse_keep(keep, K, "units kept", func)
-        I2 = full_I2(op, student, teacher)
-        ctx = NodeContext(v[None, :], np.sqrt(np.diagonal(Q)), Q, I2[:K, :K])
-        assert isinstance(m, NodeMethod)
-        ex = m.expectation(ctx, I2, vs, k, variant, reweight, np.random.default_rng(seed),
-                           n_samples=n_samples, func=func, **options)
-        Qm = ex.pi2 * Q
-        Rm = ex.pi1[:, None] * R
-        eg_mean_ops = float(eg_of(Qm, Rm, T, ex.mean_v, vs, student, teacher))
-        kept = None
-        if ex.sets is not None:
-            best = int(np.argmax(ex.probs))
-            S = ex.sets[best]
-            vk = m.outgoing(ctx, ex.sets[best:best + 1], reweight, func, **options)[0, 0]
-            kept = OrderParameters(Q[np.ix_(S, S)], R[S], T, vk, vs)
-        return PruneTheory(m.name, variant, k, Qm, Rm, ex.mean_v, ex.mean, eg_mean_ops, ex.std,
-                           ex.exact, kept, {"pi1": ex.pi1, "pi2": ex.pi2})
-    if reweight is not None:
-        raise InvalidParameterError(
-            f"The 'reweight' parameter of {func} applies to node methods only.")
-    if weights is not None:
-        W = np.asarray(weights, dtype=float)
-        if W.shape[0] != K:
-            raise InvalidParameterError(
-                f"The 'weights' parameter of {func} must have shape (K={K}, N). "
-                             f"Got {W.shape}.")
-        Nw = W.shape[1]
-        c, e = _edge_fraction(keep, Nw, func)
-        Ws = None if teacher_weights is None else np.asarray(teacher_weights, dtype=float)
-        Qp, Rp, Pinc = _edge_with_weights(m, W, Ws, e, variant, R, **options)
-        eg = float(eg_of(Qp, Rp, T, v, vs, student, teacher))
-        from .finite_n import jensen_correction, mask_spread
-        gap = jensen_correction(W, Ws, Pinc, joint_covariance(Qp, Rp, T),
-                                np.concatenate([-v, vs]), student, teacher,
-                                fixed_count=variant != "bernoulli")
-        spread = mask_spread(W, Ws, Pinc, Qp, Rp, T, v, vs, student, teacher,
-                             fixed_count=variant != "bernoulli")
-        return PruneTheory(m.name, variant, c, Qp, Rp, v.copy(), eg + gap, eg, spread, True,
-                           None, {"edges": e, "jensen_correction": gap})
-    c, _ = _edge_fraction(keep, N, func)
-    Qp, Rp = m.expected_order_parameters(Q, R, c, variant=variant, **options)
-    eg = float(eg_of(Qp, Rp, T, v, vs, student, teacher))
-    return PruneTheory(m.name, variant, c, Qp, Rp, v.copy(), eg, eg, 0.0, True, None,
-                       {"fraction": c})
+    return m.theory(op, keep, variant, reweight=reweight, student=student, teacher=teacher, N=N,
+                    weights=weights, teacher_weights=teacher_weights, seed=seed,
+                    n_samples=n_samples, func=func, **options)
 
 
-def _edge_with_weights(m, W: np.ndarray, Ws: np.ndarray | None, e: int, variant: str,
-                       R: np.ndarray, **options: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Expected pruned (Q′, R′) for the actual coordinates, and the inclusion probabilities
-    P (K, N) of the weights, from the method's ``inclusion_probabilities(W, e, variant,
-    **options)`` (P and the pair probabilities P2 (K, K, N))."""
-    K, N = W.shape
-    P, P2 = m.inclusion_probabilities(W, e, variant, **options)
-    P2 = np.array(P2, dtype=float)
-    idx = np.arange(K)
-    P2[idx, idx] = P
-    if Ws is None:
-        raise ValueError("prune_theory with 'weights' needs 'teacher_weights' too (for R′).")
-    Qp = np.einsum("kli,ki,li->kl", P2, W, W) / N
-    return Qp, (P * W) @ Ws.T / N, P
+def _edge_with_weights(m: EdgeMethod, W: np.ndarray, Ws: np.ndarray | None, e: int,
+                       variant: str, R: np.ndarray,
+                       **options: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`EdgeMethod.expected_with_weights` under its former name (``R`` is not used);
+    kept for ``tests/statmech/test_finite_n.py``."""
+    return m.expected_with_weights(W, Ws, e, variant, **options)
 
 
 def pruned_error(op: OrderParameters, method: str, keep: Any, **kwargs: Any) -> float:

@@ -8,7 +8,7 @@ rank −|w| (stable, ties by position, as on NumPy). The random numbers come fro
 generator seeded from ``SeedSequence(seed)``, so masks are reproducible per backend and agree with
 NumPy's in distribution (magnitude masks: exactly). The other methods select on the host (node
 selections involve H units; conditional Poisson sampling is a sequential O(D·e) recursion) and
-their results are moved to the backend.
+their results are moved to the backend (``EdgeMethod.prune_layer``, ``NodeMethod.prune_layer``).
 """
 
 from __future__ import annotations
@@ -79,27 +79,21 @@ def result_on_backend(res: PruningResult, be: Backend) -> PruningResult:
         info=dict(res.info, backend=be.name), backend=be)
 
 
-def prune_on_backend(m: PruningMethod, layer: Layer, keep: int, variant: str, n_masks: int,
-                     seed: Any, be: Backend, **kwargs: Any) -> PruningResult:
-    """:func:`statmech.prune` on a backend (module docstring): on the backend itself where
-    the method has a ``backend_mask`` (edge methods whose masks the array namespace can draw),
-    else on the host, the result moved to the backend."""
+def backend_edge_result(m: PruningMethod, variant: str, layer: Layer, W: Any, mask: Any,
+                        keep: int, n_masks: int, be: Backend) -> PruningResult:
+    """The :class:`PruningResult` of edge masks drawn on the backend: ``mask`` (n_masks, H, D)
+    from the method's ``backend_mask`` for ``W`` (the layer's weights on the backend); the
+    other arrays are moved there (``EdgeMethod.prune_layer``)."""
     xp = be.xp
-    W = be.asarray(layer.W)
-    mask = m.backend_mask(variant, W, keep, n_masks, be, seed) if m.kind == "edge" else None
-    if mask is not None:
-        Wp = xp.where(mask, W[None, ...], 0.0)
-        counts = be.to_numpy(xp.sum(xp.astype(xp.reshape(mask, (n_masks, -1)), xp.int64),
-                                    axis=1))
-        n_params = (counts + (0 if layer.bias is None else layer.H) + layer.C * layer.H
-                    + (0 if layer.bias_out is None else layer.C))
+    Wp = xp.where(mask, W[None, ...], 0.0)
+    counts = be.to_numpy(xp.sum(xp.astype(xp.reshape(mask, (n_masks, -1)), xp.int64), axis=1))
+    n_params = (counts + (0 if layer.bias is None else layer.H) + layer.C * layer.H
+                + (0 if layer.bias_out is None else layer.C))
 
-        def rep(x):
-            return None if x is None else be.asarray(np.broadcast_to(x, (n_masks,) + x.shape))
+    def rep(x):
+        return None if x is None else be.asarray(np.broadcast_to(x, (n_masks,) + x.shape))
 
-        return PruningResult(
-            method=m.name, variant=variant, kind="edge", keep=keep, mask=mask, kept=None, W=Wp,
-            W_out=rep(layer.W_out), bias=rep(layer.bias), bias_out=rep(layer.bias_out),
-            n_params=n_params.astype(int), info={"backend": be.name}, backend=be)
-    res = m.prune(layer, keep, variant, np.random.default_rng(seed), n_masks, **kwargs)
-    return result_on_backend(res, be)
+    return PruningResult(
+        method=m.name, variant=variant, kind=m.kind, keep=keep, mask=mask, kept=None, W=Wp,
+        W_out=rep(layer.W_out), bias=rep(layer.bias), bias_out=rep(layer.bias_out),
+        n_params=n_params.astype(int), info={"backend": be.name}, backend=be)

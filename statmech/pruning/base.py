@@ -1,10 +1,12 @@
-"""Shared machinery of the pruning methods: the layer, the result, ``keep`` parsing, the method
-interface and the registry.
+"""Shared machinery of the pruning methods: the layer, the results, ``keep`` parsing, the
+shared part of the method interface and the registry.
 
 One layer is pruned: its incoming weights W (H × D, one row per unit), optional biases b (H,), and
 its units' outgoing weights W_out (C × H). In the teacher–student setting W is the student's first
 layer (K × N) and W_out = vᵀ (1 × K). *Edge* methods zero entries of W (a mask, the same shape);
-*node* methods remove whole units (rows of W, entries of b, columns of W_out).
+*node* methods remove whole units (rows of W, entries of b, columns of W_out). The two kinds have
+their own base classes and contracts: :class:`~statmech.pruning.edge_method.EdgeMethod` and
+:class:`~statmech.pruning.node_method.NodeMethod`.
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .._validation import InvalidParameterError, _fmt
 from ..theory.order_parameters import OrderParameters
 
-__all__ = ["Layer", "PruningResult", "PruningMethod", "parse_keep", "PRUNING_METHODS",
-           "register", "get_method", "method_names"]
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..theory.activations import Activation
+
+__all__ = ["Layer", "PruningResult", "PruneTheory", "PruningMethod", "parse_keep",
+           "PRUNING_METHODS", "register", "get_method", "method_names"]
 
 
 @dataclass(frozen=True)
@@ -228,35 +233,118 @@ class PruningResult:
                                v=W_out[:, 0, :], v_star=np.broadcast_to(vs, (self.n_masks, M)))
 
 
-class PruningMethod:
-    """A pruning method: the explicit operator on a :class:`Layer` and its theory.
+@dataclass(frozen=True)
+class PruneTheory:
+    """Theory of one method at one level (see :func:`statmech.prune_theory`).
 
-    Subclasses set ``name``, ``kind`` ("edge" or "node"), ``variants`` (the first is the
-    default) and implement :meth:`prune` and :meth:`theory`. They also carry how the method is
-    shown and listed, so that every list of methods (figures, command-line choices, styles)
-    derives from the registry (:func:`method_names`): ``label`` (legend text), ``color`` and
-    ``marker`` (one look everywhere), ``in_gallery`` (one of the seed paper's seven methods
-    that the gallery and the comparisons show) and ``order`` (their order).
+    Attributes
+    ----------
+    Q, R : ndarray
+        Expected pruned order parameters, K × K and K × M (node methods: removed units' rows and
+        columns weighted by their inclusion probabilities).
+    v : ndarray (K,)
+        Expected outgoing weights E[v′] (zero weight on units never kept).
+    mean_eg : float
+        E[ε_g(Q′, R′, v′)] over masks (node methods: exact expectation; edge methods: the N → ∞
+        value, where Q′ concentrates and the Jensen gap vanishes).
+    eg_of_mean : float
+        ε_g(E[Q′], E[R′], E[v′]); ``jensen_gap = mean_eg − eg_of_mean``.
+    std_eg : float
+        Spread of ε_g across masks (0 for deterministic methods and for edge methods at N → ∞).
+    exact : bool
+        False when the node expectation or spread came from sampled kept sets.
+    kept : OrderParameters or None
+        Node methods: the kept units' order parameters for the most probable kept set (for
+        retraining; with the reweighted v).
     """
 
-    name: str = ""
-    kind: str = ""
-    variants: tuple[str, ...] = ("default",)
-    description: str = ""
-    label: str = ""
-    color: str = "0.4"
-    marker: str = "."
-    in_gallery: bool = False
-    order: int = 100
-    #: Whether the method rebuilds the next layer from the kept units by itself (so that a
-    #: separate reweighting step does not apply).
-    reconstructs: bool = False
-    #: Whether the method's kernel uses the layer's input covariance (data statistics).
-    needs_input_cov: bool = False
-    #: The method's options (``prune(..., **options)``): name -> list of constraints
-    #: (``statmech._validation``); an empty list means the method checks the value itself.
-    #: Any other option name is refused (a misspelt ``kernal=`` must not be ignored).
-    options: dict[str, list] = {}
+    method: str
+    variant: str
+    keep: float
+    Q: np.ndarray
+    R: np.ndarray
+    v: np.ndarray
+    mean_eg: float
+    eg_of_mean: float
+    std_eg: float
+    exact: bool
+    kept: OrderParameters | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def jensen_gap(self) -> float:
+        """E[ε_g(Q′)] − ε_g(E[Q′])."""
+        return self.mean_eg - self.eg_of_mean
+
+
+class PruningMethod:
+    """What every pruning method shares; subclass :class:`~statmech.pruning.edge_method.EdgeMethod`
+    or :class:`~statmech.pruning.node_method.NodeMethod`, never this class directly.
+
+    A method is one class: the explicit operator on a :class:`Layer` (:func:`statmech.prune`),
+    its theory in order-parameter space (:func:`statmech.prune_theory`) and how it is shown and
+    listed (so that every list of methods derives from the registry, :func:`method_names`). The
+    numbered contracts in the docstrings of ``EdgeMethod`` and ``NodeMethod`` say what a subclass
+    provides. This class holds the shared class attributes and their checks:
+
+    1. Required class attributes, non-empty strings: ``name`` (the registry key and the
+       ``method=`` argument), ``label`` (legend text), ``color`` and ``marker`` (Matplotlib; one
+       look everywhere, no two methods alike).
+    2. Optional class attributes and their defaults: ``variants`` (a non-empty tuple of distinct
+       strings, the first the default; ``("default",)``), ``options`` (``{}``: the keyword
+       options of ``prune``/``prune_theory``, name -> list of :mod:`statmech._validation`
+       constraints, an empty list meaning the method checks the value itself; any other keyword
+       is refused), ``in_gallery`` (False: one of the seed paper's methods that the gallery and
+       the comparisons show), ``order`` (100: display order) and ``reconstructs`` (False:
+       whether the method rebuilds the next layer from the kept units by itself, so that a
+       separate reweighting step does not apply).
+    3. ``kind`` (``"edge"`` or ``"node"``) comes from the base class; a subclass must not set it.
+
+    These are checked when a subclass is defined (``__init_subclass__``): a class that breaks
+    its contract raises a :class:`TypeError` naming the missing piece. An intermediate class that
+    is not a method itself is declared ``class MyBase(EdgeMethod, abstract=True)``; it is
+    checked in its concrete subclasses and cannot be instantiated. A method is listed by
+    :func:`register` (one line at the end of its module) and its module is imported by
+    ``statmech/pruning/__init__.py``.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    color: ClassVar[str]
+    marker: ClassVar[str]
+    kind: ClassVar[str]
+    variants: ClassVar[tuple[str, ...]] = ("default",)
+    in_gallery: ClassVar[bool] = False
+    order: ClassVar[int] = 100
+    reconstructs: ClassVar[bool] = False
+    options: ClassVar[dict[str, list]] = {}
+    #: Methods a concrete subclass must define (set by ``EdgeMethod`` and ``NodeMethod``).
+    required_hooks: ClassVar[tuple[str, ...]] = ()
+    #: True for this class, the kind bases and classes declared with ``abstract=True``.
+    _abstract: ClassVar[bool] = True
+
+    def __init_subclass__(cls, *, kind: str | None = None, abstract: bool = False,
+                          **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind is not None:  # EdgeMethod / NodeMethod: the kind bases
+            old = _KIND_BASES.get(kind)
+            if (cls.__bases__ != (PruningMethod,) or kind not in KINDS or (
+                    old is not None and old.__qualname__ != cls.__qualname__)):
+                raise TypeError(f"Only EdgeMethod and NodeMethod declare a kind; "
+                                f"{cls.__qualname__} cannot declare kind={kind!r}.")
+            cls.kind = kind
+            cls._abstract = True
+            _KIND_BASES[kind] = cls
+            return
+        cls._abstract = bool(abstract)
+        if not abstract:
+            _check_contract(cls)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> PruningMethod:
+        if cls._abstract:
+            raise TypeError(f"{cls.__qualname__} is an abstract pruning-method class; "
+                            "instantiate a concrete subclass.")
+        return super().__new__(cls)
 
     def check_options(self, options: dict[str, Any], func: str) -> None:
         """Refuse unknown option names and values outside their declared constraints."""
@@ -278,30 +366,79 @@ class PruningMethod:
                              f"Got {_fmt(variant)} instead.")
         return variant
 
+    # -- implemented by the kind bases (EdgeMethod, NodeMethod) --------------------------------
     def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
-              n_masks: int, **options: Any) -> PruningResult:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def theory(self, op: OrderParameters, keep: Any, variant: str, **options: Any) -> dict:
+              n_masks: int, **options: Any) -> PruningResult:
+        """``n_masks`` pruned copies of ``layer`` keeping ``keep`` (edges per unit or units);
+        the kind base's contract says who implements it and what it returns."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    # -- edge methods ---------------------------------------------------------------------
-    def inclusion_probabilities(self, W: np.ndarray, e: int, variant: str,
-                                **options: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Edge methods: P (K, N), the probability that each weight is kept with e edges per
-        unit, and P2 (K, K, N), that weight i of units k and l both are (the diagonal k = l is
-        replaced by P by the caller); the finite-N theory of ``prune_theory(weights=...)``."""
-        raise NotImplementedError(f"method {self.name!r} has no inclusion probabilities")
+    def prune_layer(self, layer: Layer, keep: Any, variant: str, *, n_masks: int = 1,
+                    seed: Any = None, reweight: str | None = None, backend: Any = None,
+                    func: str = "prune", **options: Any) -> PruningResult:
+        """What :func:`statmech.prune` runs once the arguments are validated: ``keep`` (a count or
+        a fraction) parsed for this kind, reweighting and backends applied around
+        :meth:`prune`. Provided by ``EdgeMethod`` and ``NodeMethod``; not overridden."""
+        raise NotImplementedError  # pragma: no cover - abstract
 
-    def backend_mask(self, variant: str, W: Any, keep: int, n_masks: int, backend: Any,
-                     seed: Any) -> Any:
-        """Edge methods whose masks the array namespace can draw: boolean masks
-        (n_masks, H, D) on ``backend`` for the backend weights ``W``; None (the default): the
-        masks are drawn on the host and moved."""
-        return None
+    def theory(self, op: OrderParameters, keep: Any, variant: str, *, reweight: str | None,
+               student: Activation, teacher: Activation, N: int | None = None,
+               weights: Any = None, teacher_weights: Any = None, seed: Any = 0,
+               n_samples: int = 4000, func: str = "prune_theory",
+               **options: Any) -> PruneTheory:
+        """What :func:`statmech.prune_theory` runs once the arguments are validated: the
+        expected pruned order parameters and errors (:class:`PruneTheory`) from the method's
+        theory hooks. Provided by ``EdgeMethod`` and ``NodeMethod``; not overridden."""
+        raise NotImplementedError  # pragma: no cover - abstract
 
     def __repr__(self) -> str:
         return f"<pruning method {self.name!r} ({self.kind}; variants {self.variants})>"
+
+
+#: The kinds of pruning methods, each with its base class.
+KINDS = ("edge", "node")
+#: The kind bases by kind ("edge": EdgeMethod, "node": NodeMethod), filled when they are defined.
+_KIND_BASES: dict[str, type[PruningMethod]] = {}
+_REQUIRED_STRINGS = ("name", "label", "color", "marker")
+
+
+def _check_contract(cls: type[PruningMethod]) -> None:
+    """The checks of a concrete subclass's class attributes and hooks (class docstrings); a
+    :class:`TypeError` naming the first broken item."""
+    what = f"The pruning method class {cls.__qualname__}"
+    bases = [b for b in _KIND_BASES.values() if issubclass(cls, b)]
+    if len(bases) != 1:
+        got = " and ".join(sorted(b.__name__ for b in bases)) or "neither"
+        raise TypeError(f"{what} must subclass exactly one of EdgeMethod and NodeMethod "
+                        f"(statmech.pruning); it subclasses {got}.")
+    base = bases[0]
+    for c in cls.__mro__[:cls.__mro__.index(base)]:
+        if "kind" in vars(c):
+            raise TypeError(f"{what} sets 'kind' = {vars(c)['kind']!r} (in {c.__qualname__}); "
+                            f"the kind comes from its base class {base.__name__} "
+                            f"({base.kind!r}): remove the attribute.")
+    missing = [a for a in _REQUIRED_STRINGS
+               if not (isinstance(getattr(cls, a, None), str) and getattr(cls, a))]
+    if missing:
+        raise TypeError(f"{what} must set the class attribute(s) {', '.join(missing)} to "
+                        f"non-empty strings ({base.__name__} contract, item 1).")
+    v = cls.variants
+    if (not isinstance(v, tuple) or not v or not all(isinstance(x, str) and x for x in v)
+            or len(set(v)) != len(v)):
+        raise TypeError(f"{what} must set 'variants' to a non-empty tuple of distinct "
+                        f"non-empty strings. Got {v!r}.")
+    if not (isinstance(cls.options, dict) and all(
+            isinstance(k, str) and isinstance(c, list) for k, c in cls.options.items())):
+        raise TypeError(f"{what} must set 'options' to a dict of option name -> list of "
+                        f"constraints. Got {cls.options!r}.")
+    for attr, typ in (("in_gallery", bool), ("reconstructs", bool), ("order", int)):
+        value = getattr(cls, attr)
+        if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+            raise TypeError(f"{what} must set {attr!r} to a {typ.__name__}. Got {value!r}.")
+    hooks = [h for h in base.required_hooks if getattr(cls, h) is getattr(base, h)]
+    if hooks:
+        raise TypeError(f"{what} must implement {', '.join(h + '()' for h in hooks)} "
+                        f"({base.__name__} contract; see its docstring).")
 
 
 PRUNING_METHODS: dict[str, PruningMethod] = {}
@@ -309,14 +446,30 @@ PRUNING_METHODS: dict[str, PruningMethod] = {}
 
 def method_names(kind: str | None = None, gallery: bool | None = None) -> tuple[str, ...]:
     """Names of the registered methods in display order, optionally only one ``kind``
-    ("edge"/"node") or only those shown in the gallery (``gallery=True``)."""
+    ("edge"/"node", from the method's base class) or only those shown in the gallery
+    (``gallery=True``)."""
     ms = sorted(PRUNING_METHODS.values(), key=lambda m: (m.order, m.name))
     return tuple(m.name for m in ms if (kind is None or m.kind == kind)
                  and (gallery is None or m.in_gallery == gallery))
 
 
 def register(method: PruningMethod) -> PruningMethod:
-    """Add a method to :data:`PRUNING_METHODS` (one line per method module)."""
+    """Add a method to :data:`PRUNING_METHODS` (one line per method module) and return it.
+
+    ``method`` is an instance of a concrete subclass of ``EdgeMethod`` or ``NodeMethod`` (its
+    contract was checked when the class was defined). A name already registered by another class
+    is refused (remove that entry from :data:`PRUNING_METHODS` first); registering the same class
+    again (a reloaded module) replaces the entry.
+    """
+    if not isinstance(method, PruningMethod):
+        raise TypeError("register needs an instance of an EdgeMethod or NodeMethod subclass. "
+                        f"Got {_fmt(method)} instead.")
+    old = PRUNING_METHODS.get(method.name)
+    if old is not None and ((type(old).__module__, type(old).__qualname__)
+                            != (type(method).__module__, type(method).__qualname__)):
+        raise ValueError(f"A pruning method named {method.name!r} is registered already "
+                         f"({type(old).__module__}.{type(old).__qualname__}); choose another "
+                         "name or remove that entry from PRUNING_METHODS first.")
     PRUNING_METHODS[method.name] = method
     return method
 
@@ -337,13 +490,15 @@ def get_method(name: Any, func: str) -> PruningMethod:
 
 def edge_result(method: PruningMethod, variant: str, layer: Layer, mask: np.ndarray,
                 keep: int, info: dict | None = None) -> PruningResult:
-    """A :class:`PruningResult` for edge masks (n_masks, H, D)."""
+    """A :class:`PruningResult` for edge masks (n_masks, H, D) of ``layer``: what an edge method's
+    ``prune`` returns (``EdgeMethod`` contract, item 2)."""
     W = np.where(mask, layer.W[None], 0.0)
     n = mask.shape[0]
     n_params = (mask.reshape(n, -1).sum(1) + (0 if layer.bias is None else layer.H)
                 + layer.C * layer.H + (0 if layer.bias_out is None else layer.C))
     return PruningResult(
-        method=method.name, variant=variant, kind="edge", keep=keep, mask=mask, kept=None, W=W,
+        method=method.name, variant=variant, kind=method.kind, keep=keep, mask=mask, kept=None,
+        W=W,
         W_out=np.broadcast_to(layer.W_out, (n,) + layer.W_out.shape).copy(),
         bias=None if layer.bias is None else np.broadcast_to(layer.bias, (n, layer.H)).copy(),
         bias_out=None if layer.bias_out is None else np.broadcast_to(
@@ -378,6 +533,6 @@ def node_result(method: PruningMethod, variant: str, layer: Layer, kept: np.ndar
     n_params = (k * layer.D + (0 if bias is None else k) + layer.C * k
                 + (0 if bias_out is None else layer.C))
     return PruningResult(
-        method=method.name, variant=variant, kind="node", keep=k, mask=mask, kept=kept, W=W,
+        method=method.name, variant=variant, kind=method.kind, keep=k, mask=mask, kept=kept, W=W,
         W_out=W_out, bias=bias, bias_out=bias_out, n_params=np.full(n, n_params, dtype=int),
         info=info or {})

@@ -26,7 +26,8 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .._validation import InvalidParameterError, check_real
-from .base import Layer, PruningMethod, PruningResult, edge_result, register
+from .base import Layer, PruningResult, edge_result, register
+from .edge_method import EdgeMethod
 from .theory_tools import poisson_cross_moment, poisson_moments
 
 
@@ -215,7 +216,9 @@ def poisson_odds(c: float) -> float:
                                maxiter=200)))
 
 
-class DPPEdge(PruningMethod):
+class DPPEdge(EdgeMethod):
+    """k-DPP over each unit's incoming edges, kernel diag(w) C diag(w)."""
+
     name = "dpp_edge"
     needs_input_cov = True
     label = "DPP edge"
@@ -223,9 +226,7 @@ class DPPEdge(PruningMethod):
     marker = "^"
     in_gallery = True
     order = 30
-    kind = "edge"
     variants = ("default",)
-    description = "k-DPP over each unit's incoming edges, kernel diag(w) C diag(w)"
 
     def inclusion_probabilities(self, W: np.ndarray, e: int, variant: str,
                                 **options: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -236,6 +237,8 @@ class DPPEdge(PruningMethod):
 
     def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
               n_masks: int, **options: Any) -> PruningResult:
+        """Conditional Poisson sampling per unit (identity input covariance), else the batched
+        spectral k-DPP sampler on diag(w) Ĉ diag(w)."""
         W = layer.W
         nonzero = np.count_nonzero(W, axis=1)
         if np.any(nonzero < keep):
@@ -255,7 +258,9 @@ class DPPEdge(PruningMethod):
             mask = np.swapaxes(mask, 0, 1)
         return edge_result(self, variant, layer, mask, keep)
 
-    def expected_order_parameters(self, Q, R, c: float, **_: Any):
+    def expected_order_parameters(self, Q: np.ndarray, R: np.ndarray, c: float,
+                                  variant: str | None = None,
+                                  **options: Any) -> tuple[np.ndarray, np.ndarray]:
         """(E[Q′], E[R′]) in the large-N limit (module docstring)."""
         K = Q.shape[0]
         phi = poisson_odds(c)

@@ -49,6 +49,8 @@ def node_kernel(ctx: NodeContext, kernel: str = "linear", beta: float | None = N
 
 
 class DPPNode(NodeMethod):
+    """k-DPP over units (linear Gram or RBF activation kernel), optional reweighting."""
+
     name = "dpp_node"
     label = "DPP node"
     color = "#009E73"
@@ -58,7 +60,6 @@ class DPPNode(NodeMethod):
     variants = ("default",)
     options = {"kernel": [Options(KERNELS)], "beta": [None, Real(0.0, closed="neither")],
                "jitter": [Real(0.0)]}
-    description = "k-DPP over units (linear Gram or RBF activation kernel), optional reweighting"
 
     def exact_distribution(self, ctx: NodeContext, k: int, variant: str, kernel: str = "linear",
                            beta: float | None = None, jitter: float = 0.0, **options: Any):

@@ -24,7 +24,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
-from .base import Layer, PruningMethod, PruningResult, edge_result, register
+from .base import Layer, PruningResult, edge_result, register
+from .edge_method import EdgeMethod
 from .theory_tools import truncated_cross_moment, truncated_second_moment
 
 
@@ -43,16 +44,16 @@ def magnitude_mask(W: np.ndarray, keep: int, variant: str) -> np.ndarray:
     return mask
 
 
-class MagnitudeEdge(PruningMethod):
+class MagnitudeEdge(EdgeMethod):
+    """The e largest |w| per unit (or one threshold for the layer)."""
+
     name = "magnitude_edge"
     label = "magnitude edge"
     color = "#CC79A7"
     marker = "P"
     in_gallery = True
     order = 20
-    kind = "edge"
     variants = ("per_unit", "global")
-    description = "the e largest |w| per unit (or one threshold for the layer)"
 
     def inclusion_probabilities(self, W: np.ndarray, e: int, variant: str,
                                 **options: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +70,7 @@ class MagnitudeEdge(PruningMethod):
 
     def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
               n_masks: int, **options: Any) -> PruningResult:
+        """The deterministic :func:`magnitude_mask`, repeated ``n_masks`` times."""
         mask = np.broadcast_to(magnitude_mask(layer.W, keep, variant),
                                (n_masks, layer.H, layer.D)).copy()
         return edge_result(self, variant, layer, mask, keep)
@@ -86,7 +88,9 @@ class MagnitudeEdge(PruningMethod):
             return t / s
         return np.full(s.size, ndtri(1.0 - c / 2.0) if c < 1 else 0.0)
 
-    def expected_order_parameters(self, Q, R, c: float, variant: str = "per_unit", **_: Any):
+    def expected_order_parameters(self, Q: np.ndarray, R: np.ndarray, c: float,
+                                  variant: str = "per_unit",
+                                  **options: Any) -> tuple[np.ndarray, np.ndarray]:
         """(E[Q′], E[R′]) under Gaussian coordinates (module docstring)."""
         K = Q.shape[0]
         z = self.thresholds(Q, c, variant)

@@ -17,6 +17,8 @@ from .node_method import NodeContext, NodeMethod, deterministic
 
 
 class MagnitudeNode(NodeMethod):
+    """The k units with the largest |v|·||w|| (or |v|, or signed v)."""
+
     name = "magnitude_node"
     label = "magnitude node"
     color = "#999933"
@@ -24,7 +26,6 @@ class MagnitudeNode(NodeMethod):
     in_gallery = True
     order = 50
     variants = ("norm", "v", "signed")
-    description = "the k units with the largest |v|·||w|| (or |v|, or signed v)"
 
     @staticmethod
     def scores(ctx: NodeContext, variant: str) -> np.ndarray:

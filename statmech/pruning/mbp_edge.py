@@ -7,8 +7,8 @@ into the compression parameter by d = κ⁻¹(c) (``d_for_fraction``; κ(d) = 1 
 expected kept fraction of Gaussian weights); the option ``d=`` gives d directly (it then takes
 precedence over ``keep``). Masks are random; the number of kept edges per unit is not fixed.
 The only variant is named ``"bernoulli"`` (independent Bernoulli masks, like random edge's
-``"bernoulli"`` variant): :func:`statmech.prune_theory` keys its finite-N mask covariances on that
-name (no fixed-count, Hájek, correction).
+``"bernoulli"`` variant): ``fixed_count`` is False, so the finite-N mask covariances of
+:func:`statmech.prune_theory` have no fixed-count (Hájek) correction.
 
 **Ψ, the decision.** The reference rule uses one Ψ per layer: the variance of *all* entries of
 W. Here too: the explicit operator uses Ψ = ``np.var(W)`` over the whole layer (also with
@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 
 from .._validation import Boolean, Real, check
-from .base import Layer, PruningMethod, PruningResult, edge_result, register
+from .base import Layer, PruningResult, edge_result, register
+from .edge_method import EdgeMethod
 
 __all__ = ["MBPEdge", "MBP_EDGE", "gaussian_weighted_second_moment"]
 
@@ -58,17 +59,21 @@ def gaussian_weighted_second_moment(C: Any, a: Any) -> np.ndarray:
     return 0.5 * (out + out.T)
 
 
-class MBPEdge(PruningMethod):
+class MBPEdge(EdgeMethod):
+    """Randomised magnitude pruning: keep w with prob. 1 − exp(−w²/(dΨ)) (Guha 2023)."""
+
     name = "mbp_edge"
     label = "MBP edge"
     color = "#882255"
     marker = "h"
     in_gallery = False
     order = 80
-    kind = "edge"
     variants = ("bernoulli",)
     options = {"d": [None, Real(0.0)], "keep_diagonal": [Boolean()]}
-    description = "randomised magnitude pruning: keep w with prob. 1 − exp(−w²/(dΨ)) (Guha 2023)"
+
+    def fixed_count(self, variant: str) -> bool:
+        """Independent Bernoulli masks: the kept count is random."""
+        return False
 
     @staticmethod
     def compression_parameter(c: float, d: Any = None, func: str = "prune") -> float:
@@ -80,6 +85,8 @@ class MBPEdge(PruningMethod):
 
     def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
               n_masks: int, **options: Any) -> PruningResult:
+        """Independent Bernoulli(p(w)) masks (module docstring); ``keep`` is the target kept
+        count per unit, or the expected one when the option ``d`` is given."""
         from ..companion.mbp import keep_probability, kept_fraction
 
         # option names and values were checked by statmech.prune (check_options)
@@ -96,7 +103,9 @@ class MBPEdge(PruningMethod):
 
     # -- theory ------------------------------------------------------------------------------
 
-    def expected_order_parameters(self, Q, R, c: float, d: Any = None, **_: Any):
+    def expected_order_parameters(self, Q: np.ndarray, R: np.ndarray, c: float,
+                                  variant: str = "bernoulli", d: Any = None,
+                                  **options: Any) -> tuple[np.ndarray, np.ndarray]:
         """(E[Q′], E[R′]) under Gaussian coordinates, Ψ = mean diag Q (module docstring)."""
         d = self.compression_parameter(c, d, "prune_theory")
         Q = np.asarray(Q, dtype=float)

@@ -1,5 +1,6 @@
-"""The common part of the node-pruning methods: selection statistics, outgoing-weight rules, the
-explicit operator and the theory, written once on the same matrices.
+"""The base class of the node-pruning methods, :class:`NodeMethod`, and its contract: selection
+statistics, outgoing-weight rules, the explicit operator and the theory, written once on the same
+matrices.
 
 A :class:`NodeContext` holds what every node method may look at: the outgoing weights W_out
 (C × H), the incoming row norms, the pre-activation covariance (the linear DPP kernel) and the
@@ -20,12 +21,15 @@ Outgoing-weight rules (``reweight``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .._validation import InvalidParameterError
-from .base import Layer, PruningMethod, PruningResult, node_result
+from ..theory.generalization import eg_from_order_parameters as eg_of
+from ..theory.order_parameters import OrderParameters
+from .backend_ops import result_on_backend
+from .base import Layer, PruneTheory, PruningMethod, PruningResult, node_result, parse_keep
 from .node_theory import (
     ENUMERATION_LIMIT,
     NodeExpectation,
@@ -34,13 +38,18 @@ from .node_theory import (
     expectation_over_sets,
     n_subsets,
 )
+from .theory_tools import full_I2
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..theory.activations import Activation
 
 REWEIGHT_CHOICES = (None, "activations", "preactivations")
 
 
 @dataclass(frozen=True)
 class NodeContext:
-    """Matrices a node method selects on (module docstring)."""
+    """Matrices a node method selects on (module docstring): ``W_out`` (C, H), ``row_norms``
+    (H,), ``pre_cov`` (H, H) and ``act_cov`` (H, H) or None (:meth:`cov_for` asks for it)."""
 
     W_out: np.ndarray  # (C, H)
     row_norms: np.ndarray  # (H,)
@@ -49,10 +58,13 @@ class NodeContext:
 
     @property
     def H(self) -> int:
+        """Number of units."""
         return self.W_out.shape[1]
 
     @classmethod
     def from_layer(cls, layer: Layer) -> NodeContext:
+        """The context of an explicit layer: pre-activation covariance ``layer.pre_cov``, or
+        W Ĉ Wᵀ/D from the input covariance (W Wᵀ/D without one)."""
         pre = layer.pre_cov
         if pre is None:  # W Ĉ Wᵀ / D, or W Wᵀ / D for isotropic inputs
             Wc = layer.W if layer.input_cov is None else layer.W @ layer.input_cov
@@ -60,6 +72,8 @@ class NodeContext:
         return cls(layer.W_out, np.linalg.norm(layer.W, axis=1), pre, layer.act_cov)
 
     def cov_for(self, which: str, func: str) -> np.ndarray:
+        """``act_cov`` (``which="activations"``) or ``pre_cov``; an error naming ``func`` when
+        the activation covariance is needed but missing."""
         cov = self.act_cov if which == "activations" else self.pre_cov
         if cov is None:
             raise InvalidParameterError(
@@ -82,30 +96,79 @@ def fold_outgoing(cov: np.ndarray, W_out: np.ndarray, sets: np.ndarray) -> np.nd
     return out
 
 
-class NodeMethod(PruningMethod):
-    """Base class of node methods: subclasses define the kept-set distribution."""
+class NodeMethod(PruningMethod, kind="node"):
+    """Base class of the node methods: a distribution over the set S of k kept units.
 
-    kind = "node"
+    The explicit operator samples kept sets from it and the theory enumerates it (or uses its
+    inclusion probabilities), on the same :class:`NodeContext` (module docstring). Contract of a
+    subclass (checked when the class is defined, except what depends on the arrays:
+    :class:`TypeError` naming the missing piece; ``tests/statmech/test_method_contract.py`` checks
+    every registered method against all of it):
+
+    1. Class attributes. Required, non-empty strings: ``name``, ``label``, ``color``,
+       ``marker``. Optional: ``variants`` (default ``("default",)``), ``options`` (``{}``),
+       ``in_gallery`` (False), ``order`` (100), ``reconstructs`` (False: set True when
+       :meth:`outgoing` rebuilds the next layer by itself), as described by
+       :class:`~statmech.pruning.base.PruningMethod`. ``kind`` is ``"node"``, from this class:
+       do not set it.
+    2. ``exact_distribution(ctx, k, variant, **options) -> (sets, probs)``, required: the whole
+       distribution of the kept set for ``ctx`` (H units) and k in [1, H]. ``sets``, int (n, k):
+       each row k distinct unit indices in [0, H), sorted ascending; ``probs``, float (n,) >= 0
+       summing to 1 (zero-probability rows are allowed and dropped). Called only when
+       ``distribution_size(H, k) <= ENUMERATION_LIMIT``.
+    3. ``sample_sets(ctx, k, variant, rng, n, **options) -> sets``, required: int (n, k), n
+       independent draws from that distribution (each row k distinct indices in [0, H), in any
+       order: the caller sorts them), ``rng`` a :class:`numpy.random.Generator` (the only
+       source of randomness).
+    4. ``inclusion(ctx, k, variant, **options) -> (pi1, pi2) or None``, optional, default None:
+       exact inclusion probabilities without enumeration, pi1[i] = P(i ∈ S), float (H,) in
+       [0, 1] summing to k, and pi2[i, j] = P(i, j ∈ S), float (H, H), symmetric, diagonal pi1,
+       each row summing to k·pi1[i]. Used by the theory (with ``reweight=None``) when the
+       distribution is too large to enumerate; None: the theory samples kept sets.
+    5. ``outgoing(ctx, sets, reweight, func, **options) -> W_out``, optional: the kept units'
+       new outgoing weights, float (n, C, k), for sorted ``sets`` (n, k). Default: their
+       columns of ``ctx.W_out`` (``reweight=None``) or the least-squares fold of the removed
+       units (``"activations"`` / ``"preactivations"``, :func:`fold_outgoing`).
+    6. ``distribution_size(H, k) -> int``, optional, default C(H, k): the number of sets
+       :meth:`exact_distribution` returns (1 for a deterministic method).
+
+    Given these, the expected pruned order parameters (:meth:`theory`) are E[Q′]_ij = π_ij Q_ij
+    (symmetric positive semi-definite) and E[R′]_im = π_i R_im, with the exact E[ε_g] over the
+    kept sets and its spread (:meth:`expectation`).
+
+    Provided here, not overridden: :meth:`prune` (the explicit operator: sampled sets, new
+    outgoing weights, a :class:`~statmech.pruning.base.PruningResult` whose ``W`` holds the k
+    kept rows, ``kept`` the sorted kept sets), :meth:`prune_layer` (what :func:`statmech.prune`
+    runs), :meth:`theory` (what :func:`statmech.prune_theory` runs) and :meth:`expectation`.
+
+    Adding a method: one module defining the subclass and ending with ``MY_METHOD =
+    register(MyMethod())`` (:func:`statmech.pruning.base.register`), imported in
+    ``statmech/pruning/__init__.py``.
+    """
+
+    required_hooks: ClassVar[tuple[str, ...]] = ("exact_distribution", "sample_sets")
 
     # -- the distribution over kept sets -------------------------------------------------
     def exact_distribution(self, ctx: NodeContext, k: int, variant: str,
                            **options: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(sets (n, k), probabilities (n,)) of the kept set; may enumerate all C(H, k)."""
+        """(sets (n, k), probabilities (n,)) of the kept set; may enumerate all C(H, k)
+        (contract item 2)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def sample_sets(self, ctx: NodeContext, k: int, variant: str, rng: np.random.Generator,
                     n: int, **options: Any) -> np.ndarray:
-        """n kept sets (n, k), sorted rows."""
+        """n kept sets (n, k) (contract item 3)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def inclusion(self, ctx: NodeContext, k: int, variant: str,
                   **options: Any) -> tuple[np.ndarray, np.ndarray] | None:
-        """Exact (π_i, π_ij) without enumeration, if the method has them (else None)."""
+        """Exact (π_i, π_ij) without enumeration, if the method has them (else None; contract
+        item 4)."""
         return None
 
     def outgoing(self, ctx: NodeContext, sets: np.ndarray, reweight: str | None, func: str,
                  **options: Any) -> np.ndarray:
-        """New outgoing weights (n, C, k) of the kept units."""
+        """New outgoing weights (n, C, k) of the kept units (contract item 5)."""
         if reweight is None:
             return np.swapaxes(ctx.W_out.T[sets], 1, 2)
         return fold_outgoing(ctx.cov_for(reweight, func), ctx.W_out, sets)
@@ -114,11 +177,25 @@ class NodeMethod(PruningMethod):
     def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
               n_masks: int, reweight: str | None = None, func: str = "prune",
               **options: Any) -> PruningResult:
+        """``n_masks`` kept sets of ``keep`` units drawn by :meth:`sample_sets`, their outgoing
+        weights by :meth:`outgoing` (removed units' mean activations folded into ``bias_out``
+        when the layer has ``act_mean``: :func:`~statmech.pruning.base.node_result`)."""
         ctx = NodeContext.from_layer(layer)
         sets = np.sort(self.sample_sets(ctx, keep, variant, rng, n_masks, **options), axis=1)
         W_out = self.outgoing(ctx, sets, reweight, func, **options)
         return node_result(self, variant, layer, sets, W_out=W_out,
                            info={"reweight": reweight})
+
+    def prune_layer(self, layer: Layer, keep: Any, variant: str, *, n_masks: int = 1,
+                    seed: Any = None, reweight: str | None = None, backend: Any = None,
+                    func: str = "prune", **options: Any) -> PruningResult:
+        """:meth:`prune` with ``keep`` as units (an int in [1, H] or a fraction of H) and
+        ``backend`` (a Backend or None) holding the result (selected on the host); the
+        arguments are validated by :func:`statmech.prune`."""
+        k = parse_keep(keep, layer.H, "units kept", func)
+        res = self.prune(layer, k, variant, np.random.default_rng(seed), n_masks,
+                         reweight=reweight, func=func, **options)
+        return res if backend is None else result_on_backend(res, backend)
 
     # -- theory ----------------------------------------------------------------------------
     def expectation(self, ctx: NodeContext, I2: np.ndarray, v_star: np.ndarray, k: int,
@@ -150,8 +227,37 @@ class NodeMethod(PruningMethod):
         return NodeExpectation(res.mean, res.std, False, res.pi1, res.pi2, res.mean_v)
 
     def distribution_size(self, H: int, k: int) -> int:
-        """Number of kept sets with positive probability to enumerate (C(H, k) by default)."""
+        """Number of kept sets with positive probability to enumerate (C(H, k) by default;
+        contract item 6)."""
         return n_subsets(H, k)
+
+    def theory(self, op: OrderParameters, keep: Any, variant: str, *, reweight: str | None,
+               student: Activation, teacher: Activation, N: int | None = None,
+               weights: Any = None, teacher_weights: Any = None, seed: Any = 0,
+               n_samples: int = 4000, func: str = "prune_theory",
+               **options: Any) -> PruneTheory:
+        """The node theory of :func:`statmech.prune_theory` (its docstring): the exact
+        expectation over the kept set (:meth:`expectation`) with Q, R and I2 from ``op``;
+        ``N``, ``weights`` and ``teacher_weights`` are not needed (node pruning leaves the kept
+        units' order parameters unchanged at any N)."""
+        K = op.K
+        Q, R, T, v, vs = (np.asarray(a, dtype=float) for a in (op.Q, op.R, op.T, op.v, op.v_star))
+        k = parse_keep(keep, K, "units kept", func)
+        I2 = full_I2(op, student, teacher)
+        ctx = NodeContext(v[None, :], np.sqrt(np.diagonal(Q)), Q, I2[:K, :K])
+        ex = self.expectation(ctx, I2, vs, k, variant, reweight, np.random.default_rng(seed),
+                              n_samples=n_samples, func=func, **options)
+        Qm = ex.pi2 * Q
+        Rm = ex.pi1[:, None] * R
+        eg_mean_ops = float(eg_of(Qm, Rm, T, ex.mean_v, vs, student, teacher))
+        kept = None
+        if ex.sets is not None:
+            best = int(np.argmax(ex.probs))
+            S = ex.sets[best]
+            vk = self.outgoing(ctx, ex.sets[best:best + 1], reweight, func, **options)[0, 0]
+            kept = OrderParameters(Q[np.ix_(S, S)], R[S], T, vk, vs)
+        return PruneTheory(self.name, variant, k, Qm, Rm, ex.mean_v, ex.mean, eg_mean_ops,
+                           ex.std, ex.exact, kept, {"pi1": ex.pi1, "pi2": ex.pi2})
 
 
 def uniform_sets(H: int, k: int) -> tuple[np.ndarray, np.ndarray]:

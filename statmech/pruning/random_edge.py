@@ -13,19 +13,24 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer, PruningMethod, PruningResult, edge_result, register
+from .base import Layer, PruningResult, edge_result, register
+from .edge_method import EdgeMethod
 
 
-class RandomEdge(PruningMethod):
+class RandomEdge(EdgeMethod):
+    """e uniformly random incoming edges per unit (or Bernoulli(c) per weight)."""
+
     name = "random_edge"
     label = "random edge"
     color = "#D55E00"
     marker = "o"
     in_gallery = True
     order = 10
-    kind = "edge"
     variants = ("exact", "bernoulli")
-    description = "e uniformly random incoming edges per unit (or Bernoulli(c) per weight)"
+
+    def fixed_count(self, variant: str) -> bool:
+        """Exactly e edges per unit, except for the ``"bernoulli"`` variant."""
+        return variant != "bernoulli"
 
     def inclusion_probabilities(self, W: np.ndarray, e: int, variant: str,
                                 **options: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +49,7 @@ class RandomEdge(PruningMethod):
 
     def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
               n_masks: int, **options: Any) -> PruningResult:
+        """Uniform e-subsets per unit (the e smallest of i.i.d. uniforms), or Bernoulli(e/D)."""
         H, D = layer.H, layer.D
         if variant == "bernoulli":
             mask = rng.random((n_masks, H, D)) < keep / D
@@ -54,8 +60,10 @@ class RandomEdge(PruningMethod):
             np.put_along_axis(mask, idx, True, axis=-1)
         return edge_result(self, variant, layer, mask, keep)
 
-    def expected_order_parameters(self, Q, R, c: float, **_: Any):
-        """(E[Q′], E[R′]) for keep fraction c (module docstring)."""
+    def expected_order_parameters(self, Q: np.ndarray, R: np.ndarray, c: float,
+                                  variant: str | None = None,
+                                  **options: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(E[Q′], E[R′]) for keep fraction c, either variant (module docstring)."""
         Qp = c * c * Q
         idx = np.arange(Q.shape[-1])
         Qp[..., idx, idx] = c * Q[..., idx, idx]

@@ -15,6 +15,8 @@ from .node_method import NodeContext, NodeMethod, uniform_sets
 
 
 class RandomNode(NodeMethod):
+    """k units uniformly at random."""
+
     name = "random_node"
     label = "random node"
     color = "#E69F00"
@@ -22,7 +24,6 @@ class RandomNode(NodeMethod):
     in_gallery = True
     order = 40
     variants = ("default",)
-    description = "k units uniformly at random"
 
     def exact_distribution(self, ctx: NodeContext, k: int, variant: str, **options: Any):
         return uniform_sets(ctx.H, k)

@@ -120,6 +120,8 @@ def information_loss(S: np.ndarray, W_out: np.ndarray, J: Any, tau: float | np.n
 
 
 class SpectralNode(NodeMethod):
+    """Greedy ridge-information-loss selection with reconstruction (Suzuki et al.)."""
+
     name = "spectral_node"
     label = "spectral node"
     color = "#56B4E9"
@@ -132,8 +134,6 @@ class SpectralNode(NodeMethod):
     options = {"tau": [None, Real(0.0, array=True), Options(("leverage",))],
                "theta": [Real(0.0), Options((float("inf"),))],
                "lam": [None, Real(0.0, closed="neither")], "kept": []}
-    description = "greedy ridge-information-loss selection with reconstruction (Suzuki et al.)"
-    reconstructs = True
 
     @staticmethod
     def _params(ctx: NodeContext, tau: Any, theta: float, func: str, k: int | None = None,

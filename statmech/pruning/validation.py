@@ -32,7 +32,8 @@ from ..simulation.settings import StudentInit
 from ..theory.generalization import generalization_error
 from ..theory.order_parameters import OrderParameters
 from .api import matched_edges, prune_student, prune_theory
-from .base import method_names
+from .base import PRUNING_METHODS, method_names
+from .node_method import NodeMethod
 
 #: The registry's gallery methods (the seed paper's six and spectral node), in display order.
 DEFAULT_METHODS = method_names(gallery=True)
@@ -158,7 +159,7 @@ def validation_table(cfg: ValidationConfig, progress: bool | None = None):
             eg0 = float(generalization_error(op))
             for method, variant in ((m, v) for m in cfg.methods for v in variants[m]):
                 for k in cfg.levels:
-                    node = method.endswith("node")
+                    node = _is_node(method)
                     keep = k if node else matched_edges(k, cfg.K, cfg.N, round_up=True)
                     res = prune_student(method, W, op.v, keep=keep, variant=variant,
                                         n_masks=cfg.n_masks,
@@ -227,14 +228,19 @@ def exact_loss(df):
         ``"exact"`` or ``"monte_carlo"`` per row.
     """
     exact = _is_exact(df["method"])
-    node = df["method"].str.endswith("node")
+    node = df["method"].map(_is_node).astype(bool)
     values = df["theory"].where(node, df["mc_mean"])
     basis = exact.map({True: "exact", False: "monte_carlo"})
     return values, basis
 
 
 def _is_exact(methods):
-    return methods.str.endswith("node") | methods.isin(DETERMINISTIC_EDGE_METHODS)
+    return methods.map(_is_node).astype(bool) | methods.isin(DETERMINISTIC_EDGE_METHODS)
+
+
+def _is_node(method: str) -> bool:
+    """Whether the registered method ``method`` removes units (a :class:`NodeMethod`)."""
+    return isinstance(PRUNING_METHODS.get(method), NodeMethod)
 
 
 def _claim_values(df, column: str):
