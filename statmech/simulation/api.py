@@ -289,7 +289,8 @@ def simulate(
         Initial student weights; or initial order parameters (single or batched over E; their
         T must match ``teacher`` if both are given; their ``v`` and ``v_star`` replace the
         initial v and ``v_star``); or a :class:`~statmech.StudentInit` (weights or the scale of
-        Gaussian ones, and the initial v). Default ``StudentInit()``: rows ~ N(0, I_N), v = 1.
+        Gaussian ones, the initial v, and optional fixed masks for sparse training). Default
+        ``StudentInit()``: rows ~ N(0, I_N), v = 1, no mask.
     backend : str, BackendOptions or Backend
         ``"numpy"`` (default), ``"torch"`` or ``"cupy"``; or a
         :class:`~statmech.BackendOptions` with the device, the precision (``dtype``) and the
@@ -355,6 +356,7 @@ def simulate(
     kappa = check_real(mdl.weight_decay, "weight_decay", func, low=0.0, high=N,
                        high_inclusive=False)
     B = int(mdl.batch_size)
+    mask = None if start.mask is None else _check_mask(start.mask, K, N, E, method, func)
     if method == "reduced" and N - K - M < B:
         raise InvalidParameterError.build(
             func, "batch_size", f"<= N - K - M = {N - K - M} for method='reduced' (the Wishart "
@@ -442,10 +444,13 @@ def simulate(
                 # chunk's initial weights are ever alive
                 W0, Ws0, v_c = _init_full(part, K, M, N, seeds, Wt, init_in, init_scale, v0,
                                           init_v_scale)
+                if mask is not None:
+                    W0 = np.where(mask[sl], W0, 0.0)
                 T[sl] = Ws0 @ np.swapaxes(Ws0, -1, -2) / N
                 q0 = np.max(np.einsum("ekn,ekn->ek", W0, W0), axis=1) / N
                 _check_initial_state(func, init, q0, T[sl], v_c)
-                eng: Any = FullEngine(be, settings, pseeds, W0, Ws0, v_c, vs[sl])
+                eng: Any = FullEngine(be, settings, pseeds, W0, Ws0, v_c, vs[sl],
+                                      None if mask is None else mask[sl])
                 del W0, Ws0
             else:
                 eng = ReducedEngine(be, settings, pseeds, Q0[sl], R0[sl], T0[sl], v_init[sl],
@@ -509,6 +514,7 @@ def simulate(
         "batch_size": B, "method": method, "backend": be.name, "dtype": dtype, "seed": int(seed),
         "ensemble": E, "init_scale": init_scale, "init_v_scale": init_v_scale,
         "init": "default" if init is None else type(init).__name__,
+        "masked": mask is not None,
     }
     final_weights = None
     if final is not None:
@@ -538,6 +544,19 @@ def _backend_options(backend: Any, func: str) -> BackendOptions:
         return BackendOptions(backend.name, backend.device)
     check(backend, "backend", func, [Options(BACKENDS + _TEST_BACKENDS)])
     return BackendOptions(backend)
+
+
+def _check_mask(mask: np.ndarray, K: int, N: int, E: int, method: str, func: str) -> np.ndarray:
+    """The members' fixed masks as an (E, K, N) boolean array (full-N engine only)."""
+    if method != "full":
+        raise InvalidParameterError.build(
+            func, "method", "'full' with a mask (the reduced chain has no coordinates to mask; "
+            "the masked ODE is statmech.integrate on MaskedOrderParameters)", method)
+    if mask.shape not in ((K, N), (E, K, N)):
+        raise InvalidParameterError.build(
+            func, "init", f"a StudentInit whose mask has shape ({K}, {N}) or ({E}, {K}, {N})",
+            f"a mask of shape {mask.shape}")
+    return np.broadcast_to(mask, (E, K, N))
 
 
 def _check_initial_state(func: str, init: Any, q0: Any, *arrays: Any) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import Integer, Options, Real, check
+from .._validation import Integer, InvalidParameterError, Options, Real, check
 from .backend import _DTYPES, _TEST_BACKENDS, BACKENDS
 
 __all__ = ["BackendOptions", "StudentInit"]
@@ -45,6 +45,10 @@ class StudentInit:
         Initial second-layer weights (default 1: the soft committee machine).
     v_scale : float
         Standard deviation >= 0 of Gaussian noise added to ``v`` per unit and member.
+    mask : bool array (K, N) or (E, K, N), optional
+        Fixed masks: unit k sees input i only if ``mask[k, i]`` (sparse training, retraining a
+        pruned student). Weights off the mask are zero from the start and stay zero
+        (``docs/masked_theory.md`` §1); ``method="full"`` only.
 
     Examples
     --------
@@ -57,6 +61,7 @@ class StudentInit:
     scale: float = 1.0
     v: Any = 1.0
     v_scale: float = 0.0
+    mask: Any = None
 
     def __post_init__(self) -> None:
         func = "StudentInit"
@@ -64,11 +69,21 @@ class StudentInit:
         check(self.v_scale, "v_scale", func, [Real(0)])
         object.__setattr__(self, "scale", float(self.scale))
         object.__setattr__(self, "v_scale", float(self.v_scale))
+        if self.mask is not None:
+            m = np.asarray(self.mask)
+            if m.dtype != bool or m.ndim not in (2, 3):
+                raise InvalidParameterError.build(
+                    func, "mask", "a boolean array of shape (K, N) or (E, K, N)",
+                    f"{m.dtype} array of shape {m.shape}")
+            m = m.copy()
+            m.flags.writeable = False
+            object.__setattr__(self, "mask", m)
 
     def __repr__(self) -> str:
         head = "" if self.weights is None else f"weights={_short(self.weights)}, "
+        tail = "" if self.mask is None else f", mask={_short(self.mask)}"
         return (f"StudentInit({head}scale={self.scale:g}, v={_short(self.v)}, "
-                f"v_scale={self.v_scale:g})")
+                f"v_scale={self.v_scale:g}{tail})")
 
 
 @dataclass(frozen=True)

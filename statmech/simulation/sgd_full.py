@@ -42,10 +42,14 @@ class FullEngine(Engine):
     W, W_star : ndarray (E, K, N), (E, M, N)
         Initial student and teacher weights (host arrays).
     v, v_star : ndarray (E, K), (E, M)
+    mask : bool ndarray (E, K, N), optional
+        Fixed masks: after every step the student weights off the mask are set back to zero
+        (``W`` must already vanish there), i.e. the update of unit k is (η/√N) v_k g' Δ m_k ⊙ x.
     """
 
     def __init__(self, be: Backend, model: EngineSettings, seeds: list, W: np.ndarray,
-                 W_star: np.ndarray, v: np.ndarray, v_star: np.ndarray) -> None:
+                 W_star: np.ndarray, v: np.ndarray, v_star: np.ndarray,
+                 mask: np.ndarray | None = None) -> None:
         self.block_steps = full_block_steps(model.N, model.batch_size, be.is_gpu)
         super().__init__(be, model, seeds)
         dt, K = model.dtype, model.K
@@ -60,6 +64,7 @@ class FullEngine(Engine):
         self._decay = model.decay
         self._X = None
         self._Z = None
+        self._mask = None if mask is None else be.asarray(mask, dt)
 
     def _draw_block(self) -> None:
         m = self.model
@@ -84,6 +89,8 @@ class FullEngine(Engine):
             self.W += mT(coef) * x  # (E, K, 1) * (E, 1, N): an outer product per member
         else:
             self.W += xp.matmul(mT(coef), x)  # (E, K, B) @ (E, B, N)
+        if self._mask is not None:
+            self.W *= self._mask  # only the kept weights move (the others were 0 before)
         if m.train_second_layer:
             dv = self._c_v * xp.matmul(mT(g_l), delta)[:, :, 0]
             self.v = self._decay * self.v + dv if self._decay != 1.0 else self.v + dv

@@ -18,6 +18,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("generalization_error", "test_loss"), "generalization"),
     **dict.fromkeys(("SGDModel", "MODEL_FIELDS"), "model"),
     "ode_rhs": "rhs",
+    **dict.fromkeys(("MaskedOrderParameters", "MAX_CELLS"), "masked"),
     "Trajectory": "trajectory",
     "integrate": "ode",
     **dict.fromkeys(("DIVERGENCE_FACTOR", "ODE_METHODS"), "solver_limits"),

@@ -19,6 +19,8 @@ from scipy.integrate import solve_ivp
 from .._resources import check_memory
 from .._validation import InstanceOf, Options, Real, validate_params
 from .generalization import eg_from_covariance
+from .masked import MaskedOrderParameters
+from .masked_ode import MaskedRHS, _Layout
 from .model import SGDModel, resolve_model
 from .order_parameters import OrderParameters
 from .rhs import BatchedRHS, _coefficients, _parse_model, ode_rhs
@@ -167,7 +169,8 @@ def _divergence_message(
 
 
 @validate_params({
-    "op0": [InstanceOf(OrderParameters, "an OrderParameters")],
+    "op0": [InstanceOf((OrderParameters, MaskedOrderParameters),
+                       "an OrderParameters or a MaskedOrderParameters")],
     "method": [Options(METHODS)],
     "rtol": [Real(0, 1, "right")],
     "atol": [Real(0, None, "neither")],
@@ -188,8 +191,11 @@ def integrate(
 
     Parameters
     ----------
-    op0 : OrderParameters
-        State at α = 0 (may be batched).
+    op0 : OrderParameters or MaskedOrderParameters
+        State at α = 0 (may be batched). :class:`~statmech.MaskedOrderParameters` integrate a
+        student whose masks stay fixed (sparse training, retraining after pruning:
+        ``docs/masked_theory.md`` §2); the returned trajectory holds the dense Q, R (sums over
+        the cells) and ε_g.
     alpha : float or 1-D array
         Strictly increasing output times α >= 0 (the integration starts at 0). A scalar means
         201 equally spaced outputs on [0, alpha].
@@ -244,7 +250,9 @@ def integrate(
     """
     func = "integrate"
     model = resolve_model(func, model, model_options)
-    p = _parse_model(op0, func, model)
+    mop = op0 if isinstance(op0, MaskedOrderParameters) else None
+    masked = mop is not None
+    p = _parse_masked(mop, func, model) if mop is not None else _parse_model(op0, func, model)
     alpha_out = check_alpha(alpha, func)
     train_v = model.train_second_layer
     rtol, atol = float(rtol), float(atol)
@@ -252,10 +260,16 @@ def integrate(
     shape = p["shape"]
     nb = int(np.prod(shape, dtype=int))
     K, M = op0.K, op0.M
+    keys = ("Q", "R", "T", "v", "v_star", "eta", "eta_v", "sigma2", "kappa", "batch") + (
+        ("p_cells", "Q_cells", "R_cells", "T_cells") if masked else ())
     flat = {k: np.ascontiguousarray(p[k]).reshape((nb,) + p[k].shape[len(shape):])
-            for k in ("Q", "R", "T", "v", "v_star", "eta", "eta_v", "sigma2", "kappa", "batch")}
+            for k in keys}
     D, n_t = K + M, alpha_out.size
     n_state = K * (K + 1) // 2 + K * M + (K if train_v else 0)
+    make_rhs = None
+    if mop is not None:
+        n_state = _Layout(mop.cells, M, train_v).n_state
+        make_rhs = _masked_rhs_factory(mop.cells)
     generic = (p["student"].name, p["teacher"].name) != ("erf", "erf")
     # per member: solver output (n_t·n_state), Q, R, v, ε_g and the covariances of _outputs
     # (a few copies), the right-hand side's I4 temporaries (erf: 3 arrays of P·D² with
@@ -263,11 +277,14 @@ def integrate(
     # the solver's stages (~16 state vectors)
     per = 8 * (n_t * (2 * n_state + 4 * (K * K + K * M + K + 1) + 3 * D * D) + 16 * n_state)
     per += 8 * (3 * (K * (K + 1) // 2) * D * D if not generic else 3 * 16 * K * K * D * D)
+    if mop is not None:  # the cell covariances and X^s (erf), or the gathered 3x3 ones of I3
+        S = mop.n_cells
+        per += 8 * S * (4 * D * D if not generic else 2 * 9 * K * D * D)
     check_memory(nb * per, func, {"op0": f"batch shape {shape}", "alpha": f"{n_t} outputs"},
                  what=f"{nb} members, K={K}, M={M}",
                  hint="Integrate the batch in parts, or ask for fewer output times.")
     Q, R, v, eg, diverged, alpha_div, nfev = _integrate_flat(
-        flat, p, K, M, train_v, alpha_out, method, rtol, atol, on_divergence)
+        flat, p, K, M, train_v, alpha_out, method, rtol, atol, on_divergence, make_rhs)
 
     def out(a: np.ndarray) -> np.ndarray:
         return a.reshape(shape + a.shape[1:])
@@ -283,6 +300,8 @@ def integrate(
         "rtol": rtol,
         "atol": atol,
     }
+    if mop is not None:
+        params["cells"] = mop.n_cells
     return Trajectory(
         alpha=alpha_out.copy(),
         Q=out(Q),
@@ -299,13 +318,43 @@ def integrate(
     )
 
 
-def _integrate_flat(flat, p, K, M, train_v, alpha_out, method, rtol, atol, on_divergence):
+def _masked_rhs_factory(cells: np.ndarray) -> Any:
+    """``make_rhs`` of :func:`_integrate_flat` for masked students with these cells."""
+
+    def make(flat: dict, coef: Any, train_v: bool, student: Any, teacher: Any,
+             bound: np.ndarray) -> MaskedRHS:
+        return MaskedRHS(cells, flat["p_cells"], flat["Q_cells"], flat["R_cells"],
+                         flat["T_cells"], flat["v"], flat["v_star"], coef, train_v, student,
+                         teacher, bound)
+
+    return make
+
+
+def _parse_masked(mop: MaskedOrderParameters, func: str, model: SGDModel) -> dict[str, Any]:
+    """:func:`statmech.theory.rhs._parse_model` for cell order parameters: the dense
+    aggregates and the model broadcast to one batch shape, plus the cell arrays."""
+    p = _parse_model(mop.order_parameters(), func, model)
+    shape, S = p["shape"], mop.n_cells
+
+    def bc(a: np.ndarray, tail: tuple[int, ...]) -> np.ndarray:
+        return np.broadcast_to(a, shape + tail).astype(float)
+
+    K, M = mop.K, mop.M
+    p.update(p_cells=bc(mop.p, (S,)), Q_cells=bc(mop.Q_cells, (S, K, K)),
+             R_cells=bc(mop.R_cells, (S, K, M)), T_cells=bc(mop.T_cells, (S, M, M)))
+    return p
+
+
+def _integrate_flat(flat, p, K, M, train_v, alpha_out, method, rtol, atol, on_divergence,
+                    make_rhs=None):
     """Integrate the members of the flat (nb, ...) parameter arrays ``flat``.
 
     Returns (Q, R, v, eg, diverged, alpha_div, nfev) with leading axis nb. If the solver fails
     (or SciPy raises on non-finite values) while some members were frozen as diverged, those
     are marked diverged (``on_divergence="mask"``; the others are integrated again on their
     own) or reported (``"raise"``); a failure without diverged members is a RuntimeError.
+    ``make_rhs(flat, coef, bound)`` builds the right-hand side (default: the dense
+    :class:`BatchedRHS`).
     """
     nb = flat["Q"].shape[0]
     acts = (p["student"].name, p["teacher"].name)
@@ -320,8 +369,11 @@ def _integrate_flat(flat, p, K, M, train_v, alpha_out, method, rtol, atol, on_di
         bound = DIVERGENCE_FACTOR * scale0  # (nb,)
     coef = _coefficients(flat["eta"], flat["eta_v"], flat["sigma2"], flat["kappa"],
                          flat["batch"], train_v)
-    fun = BatchedRHS(flat["Q"], flat["R"], flat["T"], flat["v"], flat["v_star"], coef, train_v,
-                     p["student"], p["teacher"], bound)
+    if make_rhs is None:
+        fun: Any = BatchedRHS(flat["Q"], flat["R"], flat["T"], flat["v"], flat["v_star"], coef,
+                              train_v, p["student"], p["teacher"], bound)
+    else:
+        fun = make_rhs(flat, coef, train_v, p["student"], p["teacher"], bound)
     unpack = fun.unpack
 
     events = None
@@ -405,7 +457,7 @@ def _integrate_flat(flat, p, K, M, train_v, alpha_out, method, rtol, atol, on_di
         if keep.any():
             sub = {k: a[keep] for k, a in flat.items()}
             res = _integrate_flat(sub, p, K, M, train_v, alpha_out, method, rtol, atol,
-                                  on_divergence)
+                                  on_divergence, make_rhs)
             for full, part in zip((Q, R, v, eg, diverged, alpha_div), res[:6], strict=True):
                 full[keep] = part
             nfev += res[6]
