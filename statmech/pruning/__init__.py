@@ -32,6 +32,7 @@ from .api import (
 from .base import PRUNING_METHODS, Layer, PruningMethod, PruningResult, method_names, register
 from .edge_method import EdgeMethod
 from .node_method import NodeMethod
+from .retraining import RetrainTheory, retrain_pruned, retrain_theory, retraining_init
 
 __all__ = [
     "EdgeMethod",
@@ -41,6 +42,7 @@ __all__ = [
     "PruneTheory",
     "PruningMethod",
     "PruningResult",
+    "RetrainTheory",
     "match_parameters",
     "matched_edges",
     "method_names",
@@ -50,5 +52,8 @@ __all__ = [
     "prune_theory",
     "pruned_error",
     "register",
+    "retrain_pruned",
+    "retrain_theory",
+    "retraining_init",
     "student_layer",
 ]

@@ -258,6 +258,15 @@ class DPPEdge(EdgeMethod):
             mask = np.swapaxes(mask, 0, 1)
         return edge_result(self, variant, layer, mask, keep)
 
+    def large_n_inclusion(self, Z: np.ndarray, Q: np.ndarray, c: float, variant: str,
+                          **options: Any) -> np.ndarray:
+        """Poisson sampling's π(w) = φ w²/(Q_kk + φ w²), E[π] = c (module docstring)."""
+        phi = poisson_odds(c)
+        if not np.isfinite(phi):
+            return np.ones_like(Z)
+        w2 = Z * Z
+        return phi * w2 / (np.diagonal(Q) + phi * w2)
+
     def expected_order_parameters(self, Q: np.ndarray, R: np.ndarray, c: float,
                                   variant: str | None = None,
                                   **options: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._validation import InvalidParameterError
 from ..theory.generalization import eg_from_order_parameters as eg_of
+from ..theory.masked import MaskedOrderParameters, synthetic_coordinates
 from ..theory.order_parameters import OrderParameters, joint_covariance
 from .backend_ops import backend_edge_result, result_on_backend
 from .base import Layer, PruneTheory, PruningMethod, PruningResult, parse_keep
@@ -71,10 +72,17 @@ class EdgeMethod(PruningMethod, kind="edge"):
        drawn by the array namespace of a :class:`~statmech.simulation.backend.Backend` for its
        array ``W`` (H, D), a bool array (n_masks, H, D) on that backend with the distribution of
        item 2, or None to draw them with :meth:`prune` on the host and move them.
+    7. ``large_n_inclusion(Z, Q, c, variant, **options) -> P``, optional: float (n, K) in
+       [0, 1], the N → ∞ probability that unit k keeps a coordinate whose student values are the
+       row Z[i] (n, K), for a student with order parameters Q at keep fraction c; units are
+       pruned independently given the coordinate. It fixes the cells where retraining starts
+       (:meth:`large_n_cells`; ``large_n_cells`` itself may be overridden with a closed form).
+       Default: :meth:`inclusion_probabilities` of the n rows as one layer, round(c·n) kept.
 
     Provided here, not overridden: :meth:`prune_layer` (what :func:`statmech.prune` runs: keep
     parsing, edge reweighting, backends), :meth:`theory` (what :func:`statmech.prune_theory`
-    runs) and :meth:`expected_with_weights`.
+    runs), :meth:`expected_with_weights` and :meth:`retraining_start` (what
+    :func:`statmech.retrain_theory` starts from).
 
     Adding a method: one module defining the subclass and ending with ``MY_METHOD =
     register(MyMethod())`` (:func:`statmech.pruning.base.register`), imported in
@@ -107,6 +115,48 @@ class EdgeMethod(PruningMethod, kind="edge"):
         """Masks (n_masks, H, D) drawn on ``backend``, or None: drawn on the host (contract
         item 6; default None)."""
         return None
+
+    def large_n_inclusion(self, Z: np.ndarray, Q: np.ndarray, c: float, variant: str,
+                          **options: Any) -> np.ndarray:
+        """P (n, K): the N → ∞ probability that unit k keeps a coordinate whose student values
+        are the row Z[i] (n, K), for a student with order parameters Q and keep fraction c
+        (contract item 7, optional). Default: the exact inclusion probabilities of the n rows
+        taken as an n-dimensional layer, keeping round(c·n) per unit (:meth:`inclusion_
+        probabilities`), which tend to the limit as n grows."""
+        n = Z.shape[0]
+        e = min(n, max(1, round(c * n)))
+        return np.asarray(self.inclusion_probabilities(Z.T, e, variant, **options)[0]).T
+
+    def large_n_cells(self, op: OrderParameters, c: float, variant: str, n: int, seed: Any,
+                      **options: Any) -> MaskedOrderParameters:
+        """The cell order parameters of the pruned student at N → ∞ (retraining starts there;
+        ``docs/masked_theory.md`` §3): n synthetic Gaussian coordinates of covariance
+        [[Q, R], [Rᵀ, T]] and :meth:`large_n_inclusion` (contract item 7, optional)."""
+        Z = synthetic_coordinates(op, n, seed)
+        P = self.large_n_inclusion(Z[:, :op.K], np.asarray(op.Q), c, variant, **options)
+        return MaskedOrderParameters.from_coordinates(Z, P, op.v, op.v_star)
+
+    def retraining_start(self, op: OrderParameters, keep: Any, variant: str, *,
+                         N: int | None = None, weights: Any = None,
+                         teacher_weights: Any = None, n_coordinates: int = 200_000,
+                         seed: Any = 0, func: str = "retrain_theory",
+                         **options: Any) -> MaskedOrderParameters:
+        """Cell order parameters of the pruned student, where retraining starts: from the
+        actual coordinates ``weights`` (K, N) and ``teacher_weights`` (M, N) with the method's
+        exact inclusion probabilities, else the large-N cells (:meth:`large_n_cells`)."""
+        if weights is None:
+            c, _ = edge_fraction(keep, N, func)
+            return self.large_n_cells(op, c, variant, n_coordinates, seed, **options)
+        W = np.asarray(weights, dtype=float)
+        if teacher_weights is None or W.ndim != 2 or W.shape[0] != op.K:
+            raise InvalidParameterError(
+                f"The 'weights' and 'teacher_weights' parameters of {func} must both be given, "
+                f"with shapes (K={op.K}, N) and (M, N).", func=func, param="weights")
+        Ws = np.asarray(teacher_weights, dtype=float)
+        _, e = edge_fraction(keep, W.shape[1], func)
+        P = self.inclusion_probabilities(W, e, variant, **options)[0]
+        return MaskedOrderParameters.from_coordinates(np.concatenate([W, Ws]).T, P.T, op.v,
+                                                      op.v_star)
 
     # -- provided ---------------------------------------------------------------------------
     def prune_layer(self, layer: Layer, keep: Any, variant: str, *, n_masks: int = 1,

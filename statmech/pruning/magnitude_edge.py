@@ -75,6 +75,12 @@ class MagnitudeEdge(EdgeMethod):
                                (n_masks, layer.H, layer.D)).copy()
         return edge_result(self, variant, layer, mask, keep)
 
+    def large_n_inclusion(self, Z: np.ndarray, Q: np.ndarray, c: float, variant: str,
+                          **options: Any) -> np.ndarray:
+        """Kept where |w_k| exceeds the large-N threshold z_k·√Q_kk (:meth:`thresholds`)."""
+        t = self.thresholds(Q, c, variant) * np.sqrt(np.diagonal(Q))
+        return (np.abs(Z) > t).astype(float)
+
     @staticmethod
     def thresholds(Q: np.ndarray, c: float, variant: str) -> np.ndarray:
         """Standardised thresholds z_k (module docstring)."""

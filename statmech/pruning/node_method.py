@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..theory.activations import Activation
 
 REWEIGHT_CHOICES = (None, "activations", "preactivations")
+#: Most kept sets whose retraining ODEs are integrated one by one (a batch); beyond, sampled sets.
+RETRAIN_ENUMERATION_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,33 @@ class NodeMethod(PruningMethod, kind="node"):
         res = expectation_over_sets(I2, H, vk, v_star, sampled,
                                     np.full(sampled.shape[0], 1.0 / sampled.shape[0]))
         return NodeExpectation(res.mean, res.std, False, res.pi1, res.pi2, res.mean_v)
+
+    def retraining_start(self, op: OrderParameters, keep: Any, variant: str, *,
+                         reweight: str | None, student: Activation, teacher: Activation,
+                         seed: Any = 0, n_samples: int = 4000, func: str = "retrain_theory",
+                         **options: Any) -> tuple[OrderParameters, np.ndarray, bool]:
+        """Where retraining starts: the kept units' order parameters for every kept set
+        (batched, with their outgoing weights), the sets' probabilities and whether they are
+        exact (enumerated, at most :data:`RETRAIN_ENUMERATION_LIMIT` sets) or ``n_samples``
+        sampled sets of equal weight. Node pruning leaves the kept units' (Q, R) unchanged, so
+        retraining is the dense ODE of the k kept units from there."""
+        K = op.K
+        Q, R, T, v, vs = (np.asarray(a, dtype=float) for a in (op.Q, op.R, op.T, op.v, op.v_star))
+        k = parse_keep(keep, K, "units kept", func)
+        I2 = full_I2(op, student, teacher)
+        ctx = NodeContext(v[None, :], np.sqrt(np.diagonal(Q)), Q, I2[:K, :K])
+        if self.distribution_size(K, k) <= RETRAIN_ENUMERATION_LIMIT:
+            sets, probs = self.exact_distribution(ctx, k, variant, **options)
+            sel = probs > 0
+            sets, probs, exact = sets[sel], probs[sel] / probs[sel].sum(), True
+        else:
+            rng = np.random.default_rng(seed)
+            sets = np.sort(self.sample_sets(ctx, k, variant, rng, n_samples, **options), axis=1)
+            probs, exact = np.full(sets.shape[0], 1.0 / sets.shape[0]), False
+        W_out = self.outgoing(ctx, sets, reweight, func, **options)
+        ops = OrderParameters(Q[sets[:, :, None], sets[:, None, :]], R[sets], T, W_out[:, 0, :],
+                              vs)
+        return ops, probs, exact
 
     def distribution_size(self, H: int, k: int) -> int:
         """Number of kept sets with positive probability to enumerate (C(H, k) by default;

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..theory.masked import MaskedOrderParameters
+from ..theory.order_parameters import OrderParameters
 from .base import Layer, PruningResult, edge_result, register
 from .edge_method import EdgeMethod
 
@@ -59,6 +61,12 @@ class RandomEdge(EdgeMethod):
             mask = np.zeros((n_masks, H, D), dtype=bool)
             np.put_along_axis(mask, idx, True, axis=-1)
         return edge_result(self, variant, layer, mask, keep)
+
+    def large_n_cells(self, op: OrderParameters, c: float, variant: str, n: int, seed: Any,
+                      **options: Any) -> MaskedOrderParameters:
+        """The closed form p_s = c^|s| (1 − c)^(K−|s|), Q^s = p_s Q on s × s, ...
+        (:meth:`statmech.MaskedOrderParameters.random_edge`); ``n`` and ``seed`` unused."""
+        return MaskedOrderParameters.random_edge(op, c)
 
     def expected_order_parameters(self, Q: np.ndarray, R: np.ndarray, c: float,
                                   variant: str | None = None,

@@ -31,7 +31,7 @@ import numpy as np
 from .._validation import Integer, InvalidParameterError, Real, Seed, check
 from .order_parameters import PSD_RTOL, OrderParameters, joint_covariance
 
-__all__ = ["MaskedOrderParameters", "MAX_CELLS", "cell_patterns"]
+__all__ = ["MaskedOrderParameters", "MAX_CELLS", "cell_patterns", "synthetic_coordinates"]
 
 #: Most cells a masked student may have (2^K for K = 10 units with every pattern present). The
 #: masked ODE has Σ_s (|s|(|s|+1)/2 + |s|·M) variables and costs O(S·K·(K+M)²) per evaluation;
@@ -391,15 +391,24 @@ class MaskedOrderParameters:
 
 
 def synthetic_coordinates(op: OrderParameters, n: int, seed: Any = 0) -> np.ndarray:
-    """n Gaussian rows with covariance [[Q, R], [Rᵀ, T]] (for :meth:`from_coordinates`)."""
+    """n Gaussian rows (n, K + M) whose mean outer product is exactly [[Q, R], [Rᵀ, T]].
+
+    The synthetic coordinates of :meth:`MaskedOrderParameters.from_coordinates`: standard normal
+    rows, whitened so that their columns are exactly orthonormal (second moments matched, which
+    removes the sampling noise of the aggregates), times a square root of the covariance.
+    """
     func = "synthetic_coordinates"
     check(n, "n", func, [Integer(1)])
     check(seed, "seed", func, [Seed()])
-    if op.batch_shape:
-        raise InvalidParameterError.build(func, "op", "unbatched OrderParameters",
-                                          f"batch shape {op.batch_shape}")
+    if not isinstance(op, OrderParameters) or op.batch_shape:
+        raise InvalidParameterError.build(func, "op", "unbatched OrderParameters", op)
     cov = op.covariance
+    D = cov.shape[0]
+    if n < D:
+        raise InvalidParameterError.build(func, "n", f"an int >= K + M = {D}", n)
     w, V = np.linalg.eigh(cov)
     root = V * np.sqrt(np.clip(w, 0.0, None))
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, cov.shape[0])) @ root.T
+    G = np.random.default_rng(seed).standard_normal((n, D))
+    g, U = np.linalg.eigh(G.T @ G / n)
+    G = G @ (U / np.sqrt(g)) @ U.T  # G.T @ G / n = I
+    return G @ root.T
