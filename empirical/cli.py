@@ -289,10 +289,11 @@ def run_prune(args: argparse.Namespace) -> int:
 
 
 def plot_real_data(table: Any, out: Path, stem: str = "real_data") -> list[Path]:
-    """:func:`draw_real_data`, saved as PNG and PDF."""
-    from statmech.plotting.style import save_figure
+    """:func:`draw_real_data`, saved as PNG and PDF (drawn and saved in the house style)."""
+    from statmech.plotting.style import house_style, save_figure
 
-    return save_figure(draw_real_data(table), out, stem)
+    with house_style():
+        return save_figure(draw_real_data(table), out, stem)
 
 
 def draw_real_data(table: Any):
@@ -344,10 +345,12 @@ def draw_real_data(table: Any):
 
 
 def plot_teacher_student(table: Any, out: Path, stem: str = "teacher_student") -> list[Path]:
-    """:func:`draw_teacher_student`, saved as PNG and PDF."""
-    from statmech.plotting.style import save_figure
+    """:func:`draw_teacher_student`, saved as PNG and PDF (drawn and saved in the house
+    style)."""
+    from statmech.plotting.style import house_style, save_figure
 
-    return save_figure(draw_teacher_student(table), out, stem)
+    with house_style():
+        return save_figure(draw_teacher_student(table), out, stem)
 
 
 def draw_teacher_student(table: Any):
@@ -501,6 +504,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     prog = f"empirical {args.command}"
     run = {"train": run_train, "prune": run_prune, "compare": run_compare}[args.command]
+    if args.command == "compare":  # the command that draws: files only, no window
+        import matplotlib
+
+        matplotlib.use("Agg")
     try:
         return run_reporting(lambda: run(args), subparser(parser, args.command), prog=prog,
                              aliases=ALIASES[args.command]) or 0

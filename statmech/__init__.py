@@ -33,15 +33,26 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("PSD_RTOL", "SYMMETRY_RTOL", "OrderParameters"), "theory.order_parameters"),
     **dict.fromkeys(("PRUNING_METHODS", "PruneTheory", "PruningResult", "match_parameters",
                      "matched_edges", "method_names", "order_units_by_teacher", "prune",
-                     "prune_student", "prune_theory", "pruned_error"), "pruning"),
+                     "prune_student", "prune_theory", "pruned_error", "RetrainTheory",
+                     "retrain_pruned", "retrain_theory", "retraining_init"), "pruning"),
     **dict.fromkeys(("SIMULATION_METHODS", "ReconstructionWarning", "simulate"), "simulation.api"),
     "Trajectory": "theory.trajectory",
+    **dict.fromkeys(("plot_ensemble", "plot_jensen_gap", "plot_order_parameters",
+                     "plot_pruned_error", "plot_trajectory"), "plotting"),
     "SGDModel": "theory.model",
+    "MaskedOrderParameters": "theory.masked",
     **dict.fromkeys(("BackendOptions", "StudentInit"), "simulation.settings"),
     "weights_from_order_parameters": "simulation.weights_reconstruction",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .plotting import (
+        plot_ensemble,
+        plot_jensen_gap,
+        plot_order_parameters,
+        plot_pruned_error,
+        plot_trajectory,
+    )
     from .pruning import (
         PRUNING_METHODS,
         PruneTheory,
@@ -55,6 +66,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         prune_student,
         prune_theory,
         pruned_error,
+        retrain_pruned,
+        retrain_theory,
+        retraining_init,
     )
     from .pruning.dpp import KDPP, sample_dpp, sample_k_dpp
     from .simulation.api import SIMULATION_METHODS, ReconstructionWarning, simulate
@@ -71,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         symmetric_plateau,
     )
     from .theory.generalization import generalization_error, test_loss
+    from .theory.masked import MaskedOrderParameters
     from .theory.model import SGDModel
     from .theory.ode import integrate, ode_rhs
     from .theory.order_parameters import PSD_RTOL, SYMMETRY_RTOL, OrderParameters
@@ -98,6 +113,7 @@ __all__ = [
     "InvalidParameterError",
     "EnsembleMean",
     "METHODS",
+    "MaskedOrderParameters",
     "ODE_METHODS",
     "OrderParameters",
     "PRUNING_METHODS",
@@ -105,6 +121,7 @@ __all__ = [
     "PruneTheory",
     "PruningResult",
     "ReconstructionWarning",
+    "RetrainTheory",
     "SGDModel",
     "SIMULATION_METHODS",
     "SYMMETRY_RTOL",
@@ -124,10 +141,18 @@ __all__ = [
     "optimal_learning_rate",
     "order_units_by_teacher",
     "plateau_height",
+    "plot_ensemble",
+    "plot_jensen_gap",
+    "plot_order_parameters",
+    "plot_pruned_error",
+    "plot_trajectory",
     "prune",
     "prune_student",
     "prune_theory",
     "pruned_error",
+    "retrain_pruned",
+    "retrain_theory",
+    "retraining_init",
     "sample_dpp",
     "sample_k_dpp",
     "simulate",

@@ -3,15 +3,14 @@
 Every command writes under one root, ``statmech-output/`` in the working directory, or
 ``$STATMECH_OUTPUT`` when set:
 
-==============================  =====================================================
-``<root>/figures/``             ``statmech figures`` (the gallery)
-``<root>/ode/``, ``simulate/``, ``statmech ode``, ``simulate``, ``prune``
-``prune/``
-``<root>/sweeps/<name>/``       ``statmech sweep``
-``<root>/empirical/<command>/`` ``empirical compare``, ``train`` (``model.pt``), ...
-``<root>/<script>/``            ``scripts/validate_pruning.py`` (``validation``), ...
-``<root>/cache/``               the sweep cache (``$STATMECH_CACHE`` overrides it alone)
-==============================  =====================================================
+==========================================  ========================================================
+``<root>/figures/``                         ``statmech figures`` (the gallery)
+``<root>/ode/``, ``simulate/``, ``prune/``  ``statmech ode``, ``simulate``, ``prune``
+``<root>/sweeps/<name>/``                   ``statmech sweep``
+``<root>/empirical/<command>/``             ``empirical compare``, ``train`` (``model.pt``), ...
+``<root>/<script>/``                        ``scripts/validate_pruning.py`` (``validation``), ...
+``<root>/cache/``                           the sweep cache (``$STATMECH_CACHE`` overrides it alone)
+==========================================  ========================================================
 
 A command's ``--output-dir`` (or ``--cache``) overrides its own place. The environment is read
 when a path is asked for, never stored, so threads and tests that set it do not interfere.

@@ -1,4 +1,5 @@
-"""The ``statmech figures``, ``statmech sweep`` and ``statmech cache`` commands."""
+"""The ``statmech figures``, ``statmech sweep`` and ``statmech cache`` commands
+(:func:`add_parsers`; each dispatched by ``set_defaults(func=...)``)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ def add_parsers(sub) -> None:
     f.add_argument("--output-dir", type=Path, default=output_dir("figures"),
                    help="where the PNG and PDF files go")
     _executor_args(f)
+    f.set_defaults(func=run_figures)
 
     s = sub.add_parser(
         "sweep", help="run a declarative sweep (TOML) and write its table",
@@ -79,6 +81,7 @@ def add_parsers(sub) -> None:
                    help="directory for results.csv and results.parquet "
                         "(default: <output root>/sweeps/<sweep name>)")
     _executor_args(s)
+    s.set_defaults(func=run_sweep_command)
 
     c = sub.add_parser("cache", help="list or clean the sweep cache")
     c.add_argument("action", choices=["list", "clean"],
@@ -89,6 +92,7 @@ def add_parsers(sub) -> None:
                    help="only this computation's points (default: every computation)")
     c.add_argument("--stale", action="store_true",
                    help="clean only points written by another toolkit version")
+    c.set_defaults(func=run_cache)
 
 
 def run_figures(args: argparse.Namespace) -> int:
@@ -161,12 +165,3 @@ def run_cache(args: argparse.Namespace) -> int:
     n = cache.clean(args.computation, package_version() if args.stale else None)
     print(f"removed {n} cached points from {cache.root}")
     return 0
-
-
-def dispatch(args: argparse.Namespace) -> int | None:
-    """Run one of these commands if ``args.command`` names it."""
-    table = {"figures": run_figures, "sweep": run_sweep_command, "cache": run_cache}
-    if args.command in table:
-        return table[args.command](args)
-    return None
-

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..plotting.heatmaps import labelled_colorbar, plot_order_parameters
+from ..plotting.pruning import jensen_gap_vanishes, plot_jensen_gap, plot_pruned_error
 from ..plotting.style import method_label, method_style, new_figure, plain_log_ticks
 from ..pruning import method_names
 from .registry import register_figure
@@ -48,7 +50,8 @@ def _escape(alpha: np.ndarray, eg: np.ndarray, threshold: float) -> float:
 
 
 def _ode_sim_plot(tables: dict, quality: str):
-    from ..plotting.style import member_quantiles
+    from ..plotting.style import legend_entries
+    from ..plotting.trajectories import plot_ensemble
     from ..theory.fixed_points import plateau_height
 
     t = tables["sim"]
@@ -56,35 +59,20 @@ def _ode_sim_plot(tables: dict, quality: str):
     plateau = float(plateau_height(int(cfg.K), eta=float(cfg.eta)))
     fig, (ax, ah) = new_figure(2, height=2.9)
     esc = {}
-    handles, labels = [], []
     for source, color, ls in (("ode", "0.2", "-"), ("simulation", "C3", "--")):
         part = t[t.source == source]
         piv = part.pivot_table(index="alpha", columns="member", values="eg")
         a = piv.index.to_numpy()
-        sel = a > 0
-        eg = piv.to_numpy()
         # medians and 10-90 % bands: a member still on the plateau would dominate the mean
-        lo, med, hi = member_quantiles(eg[sel], axis=1)
-        band = ax.fill_between(a[sel], lo, hi, color=color, alpha=0.25, lw=0)
-        (line,) = ax.plot(a[sel], med, color=color, lw=1.0, ls=ls)
-        handles.append((band, line))
-        labels.append("theory: ODE from each member's start, median and 10–90 %"
+        plot_ensemble((a, piv.to_numpy().T), ax, color=color, ls=ls, xlabel="α",
+                      label="theory: ODE from each member's start, median and 10–90 %"
                       if source == "ode" else
-                      f"simulation ({cfg.method} chain), median and 10–90 %")
-        if source == "simulation":
-            mean = np.nanmean(eg, axis=1)
-            se = np.nanstd(eg, axis=1, ddof=1) / np.sqrt(np.isfinite(eg).sum(1))
-            mean = np.where(se < 0.25 * mean, mean, np.nan)
-            (ml,) = ax.plot(a[sel], mean[sel], color=color, lw=0.8, ls="-.")
-            handles.append(ml)
-            labels.append("simulation mean (drawn where SE < 25 % of it)")
+                      f"simulation ({cfg.method} chain), median and 10–90 %",
+                      mean="line" if source == "simulation" else None,
+                      mean_label="simulation mean (drawn where SE < 25 % of it)")
         esc[source] = np.array([_escape(a, piv[c].to_numpy(), plateau / 2) for c in piv])
-    handles.append(ax.axhline(plateau, color="0.5", ls=(0, (1, 2)), lw=0.8))
-    labels.append("symmetric plateau")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("α")
-    ax.set_ylabel("$\\epsilon_g$")
+    ax.axhline(plateau, color="0.5", ls=(0, (1, 2)), lw=0.8, label="symmetric plateau")
+    handles, labels = legend_entries(ax)
     ax.set_title(f"K = M = {cfg.K}, N = {cfg.N}, η = {cfg.eta:g}, σ = {cfg.noise:g}, "
                  f"{piv.shape[1]} members")
     finite = [v[np.isfinite(v)] for v in esc.values()]
@@ -156,8 +144,7 @@ def _phase_plot(tables: dict, quality: str):
         else:
             mesh = ax.pcolormesh(etas, Ks, grid, shading="nearest", cmap="viridis", norm=norm,
                                  rasterized=True)
-        cb = fig.colorbar(mesh, ax=ax, shrink=0.9)
-        cb.set_label(label)
+        cb = labelled_colorbar(mesh, ax, label, shrink=0.9)
         plain_log_ticks(cb.ax, "y")
         ax.plot(eta_c, Ks, "--", color="C3", lw=1.2, marker="o", ms=2.5)
         ax.set_xscale("log")
@@ -203,37 +190,13 @@ def _pruned_plot(tables: dict, quality: str):
 
     fig, axes = new_figure(2, 2, height=2.4, sharex="row")
     fig.set_size_inches(6.8, 5.6)
-    # methods whose curves coincide (random and DPP node) would hide each other: each method
-    # is shifted a little along x (by -1.5 to +1.5 percentage points, in METHODS order)
-    shift = {m: 0.5 * (i - (len(METHODS) - 1) / 2) for i, m in enumerate(METHODS)}
     for row, label in enumerate(("K6", "K20")):
         t = tables[label]
         for col, noise in enumerate((0.0, 0.25)):
-            ax = axes[row, col]
-            part = t[np.isclose(t.noise, noise)]
-            K = int(part.K.iloc[0])
-            for z, method in enumerate(METHODS):
-                m = part[part.method == method]
-                if m.empty:
-                    continue
-                g = m.groupby("level").agg(th=("theory_finite_n", "mean"),
-                                           mc=("mc_mean", "mean"),
-                                           se=("mc_mean", "sem"))
-                x = 100 * g.index.to_numpy() / K + shift[method]
-                st = method_style(method)
-                ax.plot(x, g.th, color=st["color"], lw=1.0, zorder=2 + z / 10)
-                ax.errorbar(x, g.mc, yerr=g.se.fillna(0), ls="none", marker=st["marker"],
-                            color=st["color"], mfc=st["mfc"], ms=3.5, lw=0.6, alpha=0.9,
-                            zorder=3 + z / 10)
-            base = part.groupby("student").eg_unpruned.first().mean()
-            ax.axhline(base, color="k", ls=":", lw=0.8, zorder=1)
-            ax.set_yscale("log")
-            plain_log_ticks(ax, "y")
-            ax.set_title(f"K = {K}, M = {int(part.M.iloc[0])}, α = {part.alpha.iloc[0]:g}, "
-                         f"σ = {noise:g}")
-            ax.set_xlabel("parameters kept (%)")
-            if col == 0:
-                ax.set_ylabel("pruned $\\epsilon_g$")
+            # methods whose curves coincide (random and DPP node) would hide each other: each
+            # method is shifted a little along x (by -1.5 to +1.5 percentage points)
+            plot_pruned_error(t[np.isclose(t.noise, noise)], axes[row, col], methods=METHODS,
+                              spread=0.5, ylabel="pruned $\\epsilon_g$" if col == 0 else None)
     handles, labels = [], []
     for method in METHODS:
         st = method_style(method)
@@ -281,27 +244,21 @@ def _heat_plot(tables: dict, quality: str):
         return mats[method, matrix]
 
     order = order_units_by_teacher(mat("unpruned", "R"))
-    vq = max(abs(mat(m, "Q")).max() for m in names)
-    vr = max(abs(mat(m, "R")).max() for m in names)
+    vmax = {m: max(abs(mat(method, m)).max() for method in names) for m in ("Q", "R")}
     for c, method in enumerate(names):
-        Q = mat(method, "Q")[np.ix_(order, order)]
-        R = mat(method, "R")[order]
-        iq = axes[0, c].imshow(Q, cmap="RdBu_r", vmin=-vq, vmax=vq)
-        ir = axes[1, c].imshow(R, cmap="RdBu_r", vmin=-vr, vmax=vr, aspect="auto")
-        axes[0, c].set_title(method_label(method).replace(" ", "\n"), fontsize=6)
-        for r, (rows, cols) in enumerate((Q.shape, R.shape)):
+        for r, matrix in enumerate(("Q", "R")):
             ax = axes[r, c]
-            ax.set_xticks(range(cols), [str(j + 1) for j in range(cols)], fontsize=5)
-            ax.set_yticks(range(rows), [str(i + 1) for i in range(rows)] if c == 0 else [],
-                          fontsize=5)
+            plot_order_parameters(mat(method, matrix), ax, matrix=matrix, order=order,
+                                  vmax=vmax[matrix], colorbar=False, ylabel="",
+                                  yticklabels=c == 0, tick_fontsize=5)
             ax.tick_params(length=1.5, pad=1)
-            ax.set_xlabel("student k" if r == 0 else "teacher n", fontsize=5.5, labelpad=1)
+            ax.set_xlabel(ax.get_xlabel(), fontsize=5.5, labelpad=1)
+        axes[0, c].set_title(method_label(method).replace(" ", "\n"), fontsize=6)
     axes[0, 0].set_ylabel("Q$_{ik}$: student i", fontsize=6)
     axes[1, 0].set_ylabel("R$_{kn}$: student k", fontsize=6)
-    for r, (im, label) in enumerate(((iq, "Q$_{ik}$"), (ir, "R$_{kn}$"))):
-        cb = fig.colorbar(im, ax=axes[r, :].tolist(), shrink=0.9, pad=0.01, aspect=12)
-        cb.set_label(label, fontsize=6)
-        cb.ax.tick_params(labelsize=5)
+    for r, label in enumerate(("Q$_{ik}$", "R$_{kn}$")):
+        labelled_colorbar(axes[r, -1].images[0], axes[r, :].tolist(), label, fontsize=6,
+                          tick_fontsize=5, shrink=0.9, pad=0.01, aspect=12)
     c0 = t.iloc[0]
     fig.suptitle(f"expected order parameters after keeping {int(c0.level)} of {int(c0.K)} "
                  "student units (edge methods: the same number of weights), students ordered "
@@ -333,22 +290,12 @@ def _jensen_plot(tables: dict, quality: str):
 
     fig, axes = new_figure(2, height=2.5)
     zero = {m: True for m in METHODS}
-    for ax, label in zip(axes, ("K6", "K20"), strict=True):
+    for i, (ax, label) in enumerate(zip(axes, ("K6", "K20"), strict=True)):
         t = tables[label]
-        c = t.iloc[0]
+        plot_jensen_gap(t, ax, methods=METHODS, ylabel=None if i else
+                        "Jensen gap / E[$\\epsilon_g$]")
         for method in METHODS:
-            m = t[t.method == method].sort_values("level")
-            if m.empty:
-                continue
-            rel = m.jensen_gap / m.mean_eg
-            zero[method] &= bool(np.all(np.abs(rel) < 1e-9))
-            st = method_style(method)
-            ax.plot(100 * m.level / int(c.K), rel, ms=3, lw=0.9, **st)
-        ax.axhline(0, color="0.5", lw=0.6, zorder=0)
-        ax.set_xlabel("parameters kept (%)")
-        ax.set_title(f"K = {int(c.K)}, M = {int(c.M)}, v* = {c.v_star:g}, η = {c.eta:g}, "
-                     f"α = {c.alpha:g}, σ = {c.noise:g}", fontsize=7)
-    axes[0].set_ylabel("Jensen gap / E[$\\epsilon_g$]")
+            zero[method] &= jensen_gap_vanishes(t, method)
     handles, labels = [], []
     for method in METHODS:
         st = method_style(method)

@@ -105,6 +105,8 @@ def render(names: list[str] | None = None, *, quality: str = "quick",
     every failure (``.rendered`` holds what was written). ``KeyboardInterrupt`` stops at once
     (the points already computed stay cached).
     """
+    import matplotlib
+
     from .._progress import ProgressBar
     from .._validation import ListOf, Options, check
     from ..sweep.cache import Cache
@@ -117,6 +119,7 @@ def render(names: list[str] | None = None, *, quality: str = "quick",
     )
 
     check(quality, "quality", "render", [Options(QUALITIES)])
+    matplotlib.use("Agg")  # an entry point: files only, no window
     registry = figures()
     if names is not None:
         check(names, "names", "render", [ListOf((Options(tuple(registry)),))])
@@ -320,13 +323,15 @@ def _written(fig_def: Figure, output: Path, key: str) -> list[Path] | None:
 def _draw(fig_def: Figure, quality: str, output: Path, tables: dict,
           key: str | None = None) -> list[Path]:
     """Draw a figure from its sweeps' tables and write its PNG and PDF, with the figure's
-    configuration hash (and render key) in their metadata."""
-    from ..plotting.style import save_figure
+    configuration hash (and render key) in their metadata; drawn and saved in the house style
+    (:func:`statmech.plotting.style.house_style`)."""
+    from ..plotting.style import house_style, save_figure
 
     config_hash = figure_config_hash(fig_def, quality)
-    fig = fig_def.plot(tables, quality)
     meta = {"Title": f"statmech-pruning: {fig_def.name}", "Description": fig_def.description,
             "statmech:config_hash": config_hash, "statmech:quality": quality}
     if key is not None:
         meta["statmech:render_key"] = key
-    return save_figure(fig, output, fig_def.name, meta)  # closes the figure
+    with house_style():
+        fig = fig_def.plot(tables, quality)
+        return save_figure(fig, output, fig_def.name, meta)  # closes the figure

@@ -4,18 +4,39 @@ figures, no LaTeX, PNG + PDF output with metadata.
 Every figure that shows a pruning method takes its look from :func:`method_style`, so a method
 has the same colour and marker everywhere (reweighted variants: same colour, open marker, dashed
 line).
+
+The house font sizes are a context manager, :func:`house_style` (``plt.rc_context``): library
+code never changes ``matplotlib.rcParams`` or the backend. Font sizes are read when a text is
+created, tick labels when a figure is drawn, so a figure is drawn *and saved* inside
+``with house_style():`` (as the gallery and the command lines do)::
+
+    with house_style():
+        fig, ax = new_figure()
+        ...
+        save_figure(fig, out, "eg")
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 __all__ = ["method_styles", "method_style", "method_label", "new_figure", "save_figure",
-           "plain_log_ticks", "figure_legend", "member_quantiles", "COLUMN_WIDTH"]
+           "plain_log_ticks", "figure_legend", "legend_entries", "member_quantiles",
+           "house_style", "HOUSE_RC", "COLUMN_WIDTH"]
 
 #: Width of one journal column in inches.
 COLUMN_WIDTH = 3.4
+
+#: The rc values of the house style (:func:`house_style`), read-only.
+HOUSE_RC = MappingProxyType({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 6.5,
+                             "text.usetex": False})
+
+#: Label prefix that pairs a member band with its median line (:func:`legend_entries`).
+BAND_PREFIX = "_band:"
 
 #: The look of the unpruned reference wherever methods are compared.
 _UNPRUNED = ("#000000", "*", "unpruned")
@@ -54,17 +75,50 @@ def method_style(method: str, reweight: bool = False) -> dict[str, Any]:
             "mfc": "white" if reweight else color, "label": method_label(method, reweight)}
 
 
-def new_figure(ncols: int = 1, nrows: int = 1, height: float = 2.6, **kwargs: Any):
-    """A figure of ``ncols`` column-width panels on the Agg backend: (fig, axes)."""
-    import matplotlib
+@contextmanager
+def house_style() -> Iterator[None]:
+    """The house style (:data:`HOUSE_RC`: 8 pt text, 6.5 pt legends, no LaTeX) for the block.
 
-    matplotlib.use("Agg")
+    A ``plt.rc_context``: ``matplotlib.rcParams`` are restored on leaving the block, and the
+    backend is left alone. Draw and save a figure inside the block (module docstring).
+
+    Examples
+    --------
+    >>> from statmech.plotting import house_style, new_figure
+    >>> with house_style():
+    ...     fig, ax = new_figure()
+    """
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 6.5,
-                         "text.usetex": False})
-    return plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH * ncols, height * nrows),
-                        constrained_layout=True, **kwargs)
+    with plt.rc_context(dict(HOUSE_RC)):
+        yield
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, height: float = 2.6, **kwargs: Any):
+    """A figure of ``ncols`` × ``nrows`` column-width panels with constrained layout.
+
+    The figure and its axes are created inside :func:`house_style` (titles and axis labels
+    take its font sizes); global ``rcParams`` and the backend are not changed. Draw and save
+    it inside ``with house_style():`` so that legends and tick labels take the house sizes too.
+
+    Parameters
+    ----------
+    ncols, nrows : int
+        Panels across (each :data:`COLUMN_WIDTH` inches wide) and down.
+    height : float
+        Height of one row of panels in inches.
+    **kwargs
+        Passed to ``plt.subplots`` (``sharex``, ``sharey``, ...).
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, Axes or ndarray of Axes)
+    """
+    import matplotlib.pyplot as plt
+
+    with house_style():
+        return plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH * ncols, height * nrows),
+                            constrained_layout=True, **kwargs)
 
 
 def plain_log_ticks(ax, axis: str = "both") -> None:
@@ -92,6 +146,55 @@ def figure_legend(fig, handles=None, labels=None, ncol: int = 2, **kwargs: Any):
         handles, labels = list(seen.values()), list(seen)
     kwargs.setdefault("frameon", False)
     return fig.legend(handles, labels, loc="outside lower center", ncol=ncol, **kwargs)
+
+
+def legend_entries(ax) -> tuple[list[Any], list[str]]:
+    """Legend handles and labels of ``ax`` in drawing order, a member band and its median line
+    as one entry.
+
+    Like ``ax.get_legend_handles_labels()``, but an error-bar set sits where it was drawn (not
+    after every line), and a band drawn by :func:`~statmech.plotting.plot_ensemble` is shown
+    with its median line, as the tuple ``(band, line)`` (a shaded patch crossed by the line).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+
+    Returns
+    -------
+    handles : list of artists (or tuples of artists)
+    labels : list of str
+    """
+    bands = {c.get_label()[len(BAND_PREFIX):]: c for c in ax.collections
+             if c.get_label().startswith(BAND_PREFIX)}
+    container_of = {id(a): c for c in ax.containers for a in c.get_children()}
+    handles: list[Any] = []
+    labels: list[str] = []
+    seen: set[int] = set()
+    for artist in ax.get_children():
+        container = container_of.get(id(artist))
+        item = artist if container is None else container
+        label = item.get_label()
+        if id(item) in seen or not isinstance(label, str) or not label or label[0] == "_":
+            continue
+        seen.add(id(item))
+        if container is not None:
+            handles.append(container)
+        elif _is_legend_artist(artist):
+            handles.append((bands[label], artist) if label in bands else artist)
+        else:
+            continue
+        labels.append(label)
+    return handles, labels
+
+
+def _is_legend_artist(artist) -> bool:
+    """A line, patch or collection (what ``Axes.legend`` shows by default)."""
+    from matplotlib.collections import Collection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    return isinstance(artist, Line2D | Patch | Collection)
 
 
 def member_quantiles(values, q: tuple[float, ...] = (10.0, 50.0, 90.0), axis: int = 0):

@@ -2,7 +2,7 @@
 
 With the cell order parameters of :mod:`statmech.theory.masked`, C^s = [[Q^s, R^s], [R^sᵀ, T^s]]
 the covariance of the cell fields (λ^s, ρ^s) with the full fields x = (λ, ρ), C = Σ_s C^s, and
-u = (−v, v*), online SGD with fixed masks gives at large N (``docs/masked_theory.md`` §2)
+u = (−v, v*), online SGD with fixed masks gives at large N (``docs/masked_theory.md`` §2)::
 
     dR^s_kn/dα = η v_k X^s_{k,K+n} − κ R^s_kn                                      (k ∈ s)
     dQ^s_kl/dα = η v_k X^s_kl + η v_l X^s_lk

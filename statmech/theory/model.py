@@ -79,8 +79,9 @@ def _frozen(value: Any, dtype: Any) -> Any:
     return arr
 
 
-def _meta(symbol: str, help: str) -> dict[str, str]:
-    return {"symbol": symbol, "help": help}
+def _meta(symbol: str, help: str, group: str) -> dict[str, str]:
+    """Field metadata: the symbol, a one-line help (the CLI's) and the CLI option group."""
+    return {"symbol": symbol, "help": help, "group": group}
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -116,19 +117,19 @@ class SGDModel:
     4
     """
 
-    eta: float | np.ndarray = field(metadata=_meta("η", "first-layer learning rate eta > 0"))
+    eta: float | np.ndarray = field(metadata=_meta("η", "learning rate η", "learning"))
     activation: str | tuple[str, str] = field(default="erf", metadata=_meta(
-        "g", "activation: erf, linear or relu (student and teacher)"))
+        "g", "erf, linear or relu; or STUDENT:TEACHER such as relu:erf", "model"))
     eta_v: float | np.ndarray | None = field(default=None, metadata=_meta(
-        "η_v", "second-layer learning rate (default: eta); used with train_second_layer"))
+        "η_v", "second-layer learning rate (default: eta)", "learning"))
     train_second_layer: bool = field(default=False, metadata=_meta(
-        "", "train v too (otherwise the soft committee machine, v fixed)"))
+        "", "train v too (otherwise the soft committee machine, v fixed)", "model"))
     noise: float | np.ndarray = field(default=0.0, metadata=_meta(
-        "σ", "output-noise standard deviation sigma >= 0"))
+        "σ", "output-noise std. dev. σ", "learning"))
     weight_decay: float | np.ndarray = field(default=0.0, metadata=_meta(
-        "κ", "weight decay kappa >= 0 (each step multiplies the weights by 1 - kappa/N)"))
+        "κ", "weight decay κ", "learning"))
     batch_size: int | np.ndarray = field(default=1, metadata=_meta(
-        "B", "mini-batch size B >= 1"))
+        "B", "mini-batch size B", "learning"))
 
     def __post_init__(self) -> None:
         self._validate("SGDModel")

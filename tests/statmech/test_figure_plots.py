@@ -13,6 +13,16 @@ from statmech.figures import builtin, companion, figures
 METHODS = builtin.METHODS
 
 
+@pytest.fixture(autouse=True)
+def _house_style():
+    """Draw as the gallery and the command line do: inside the house style (font sizes are read
+    when a text is made, tick labels when the figure is drawn)."""
+    from statmech.plotting.style import house_style
+
+    with house_style():
+        yield
+
+
 def _texts(fig):
     """Every drawn text: titles, axis labels, legends and the tick labels inside the view."""
     texts = list(fig.texts) + [t for leg in fig.legends for t in leg.get_texts()]
@@ -78,7 +88,7 @@ def test_simulate_plot_shows_the_median_not_a_mean_dragged_by_a_stuck_member(tmp
                                                                               monkeypatch):
     import argparse
 
-    import statmech.cli.app as cli
+    import statmech.cli.simulate as cli
     from statmech.simulation.api import simulate
     from statmech.theory.ode import integrate
 
@@ -90,7 +100,7 @@ def test_simulate_plot_shows_the_median_not_a_mean_dragged_by_a_stuck_member(tmp
                               train_second_layer=False, weight_decay=0.0, batch_size=1,
                               activation="erf")
     captured = {}
-    monkeypatch.setattr(cli, "_save_figure", lambda fig, out, stem: captured.setdefault(
+    monkeypatch.setattr(cli, "save_figure", lambda fig, out, stem: captured.setdefault(
         "fig", fig) and [])
     cli._plot_simulation(ens, traj, args, 2, tmp_path)
     fig = check_figure(captured["fig"])

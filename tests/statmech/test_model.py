@@ -118,3 +118,16 @@ def test_sweep_defaults_come_from_the_model():
         defaults = comps[name].defaults
         for field in set(defaults) & set(MODEL_DEFAULTS):
             assert defaults[field] == MODEL_DEFAULTS[field], (name, field)
+
+
+@pytest.mark.parametrize("command", ["ode", "simulate"])
+def test_cli_model_options_come_from_the_model_fields(command):
+    from statmech.cli import build_parser
+    from statmech.cli.errors import subparser
+
+    actions = {a.dest: a for a in subparser(build_parser(), command)._actions}
+    for f in dataclasses.fields(SGDModel):
+        assert f.name in actions, (command, f.name)
+        assert actions[f.name].help == f.metadata["help"] or f.name == "eta"
+        if f.name in MODEL_DEFAULTS:
+            assert actions[f.name].default == MODEL_DEFAULTS[f.name], f.name
