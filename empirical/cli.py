@@ -32,6 +32,7 @@ from statmech.cli.errors import (
     subparser,
 )
 from statmech.paths import output_dir
+from statmech.pruning import NodeMethod
 
 # torch, SciPy, pandas and matplotlib are imported by the functions that use them, so that
 # ``empirical --help`` and a mistyped option answer at once (no torch import).
@@ -270,8 +271,8 @@ def run_prune(args: argparse.Namespace) -> int:
             f"classes but the checkpoint's model {net.sizes} expects {net.sizes[0]} features "
             f"and at most {net.sizes[-1]} classes.", func="empirical prune", param="data")
     net = net.to(next(net.parameters()).dtype).eval()
-    kind = statmech.PRUNING_METHODS[args.method].kind
-    mode = None if not args.reweight else ("activations" if kind == "node" else "preactivations")
+    node = isinstance(statmech.PRUNING_METHODS[args.method], NodeMethod)
+    mode = None if not args.reweight else ("activations" if node else "preactivations")
     pruned, res = prune_mlp(net, args.method, keep=args.keep, layer=args.layer, X=data.X_train,
                             seed=args.seed, reweight=mode, fold=args.fold)
     pruned.eval()

@@ -37,6 +37,7 @@ from statmech._validation import (
     check_keys,
     validate_params,
 )
+from statmech.pruning import NodeMethod
 
 from ._checks import DEVICE, PATH, check_device, check_sequence, mlp_parameter_count
 from .data import Dataset
@@ -155,15 +156,14 @@ def teacher_student_table(*, N: int = 200, K: int = 6, M: int = 2, v_star: float
             eg0 = float(statmech.generalization_error(op))
             pruned, keeps = [], []
             for method, k in plan:
-                node = method.endswith("node")
-                keep = k if node else statmech.matched_edges(k, K, N, round_up=True)
+                keep = statmech.PRUNING_METHODS[method].matched_keep(k, K, N)
                 pruned.append(prune_committee(student, method, keep=keep, member=e,
                                               n_masks=n_masks, seed=seed + 3000)[0])
                 keeps.append(keep)
             clean, noisy = measure_losses(pruned, one_teacher, n_samples=n_samples,
                                           noise=noise, seed=seed + 4000)
             for (method, k), keep, eg, loss in zip(plan, keeps, clean, noisy, strict=True):
-                node = method.endswith("node")
+                node = isinstance(statmech.PRUNING_METHODS[method], NodeMethod)
                 th = statmech.prune_theory(op, method, keep, N=N)
                 th_n = th if node else statmech.prune_theory(op, method, keep, weights=W,
                                                              teacher_weights=Ws)
@@ -216,7 +216,7 @@ def _one_thread(enabled: bool = True) -> Iterator[None]:
             torch.set_num_threads(old)
 
 
-#: Defaults of :func:`real_data_table` for scikit-learn's digits (justified in the README:
+#: Defaults of :func:`real_data_table` for scikit-learn's digits (justified in docs/empirical.md:
 #: a one-hidden-layer sigmoid MLP as in the seed paper, wide enough that pruning 10–90 % of it
 #: matters, trained to ~0 training error in about a second).
 REAL_DATA_DEFAULTS: dict[str, Any] = {
@@ -390,7 +390,7 @@ def real_data_table(data: Any = "digits", *, hidden: tuple[int, ...] | None = No
                          **({"test_error_finetuned": base["error"]} if finetune_epochs else {})})
             bar.update(1)
             for method, rw, p in plan:
-                node = statmech.PRUNING_METHODS[method].kind == "node"
+                node = isinstance(statmech.PRUNING_METHODS[method], NodeMethod)
                 e = math.ceil(p * D - 1e-9)
                 if not node:
                     keep = e

@@ -1,6 +1,6 @@
 """Layering rules, checked on the source (every import, module-level or inside a function).
 
-Layers, lowest first (the layout is described in ``docs/README.md``):
+Layers, lowest first (the layout is described in ``docs/layout.md``):
 
     base (statmech/_*.py, statmech/paths.py) ← theory ← simulation ← companion ← pruning
         ← sweep | plotting ← figures ← cli ← statmech (the lazy facade, ``__init__``)

@@ -88,10 +88,19 @@ def house_style() -> Iterator[None]:
     >>> with house_style():
     ...     fig, ax = new_figure()
     """
+    import matplotlib
     import matplotlib.pyplot as plt
 
+    interactive = None
     with plt.rc_context(dict(HOUSE_RC)):
-        yield
+        try:
+            yield
+        finally:
+            interactive = matplotlib.is_interactive()
+    # a backend resolved inside the block (the first figure of a Jupyter session switches on
+    # interactive mode) keeps that setting: only the house style is undone
+    if interactive is not None and interactive != matplotlib.is_interactive():
+        matplotlib.interactive(interactive)
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, height: float = 2.6, **kwargs: Any):

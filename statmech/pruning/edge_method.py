@@ -92,6 +92,9 @@ class EdgeMethod(PruningMethod, kind="edge"):
     required_hooks: ClassVar[tuple[str, ...]] = ("prune", "inclusion_probabilities",
                                                  "expected_order_parameters")
     needs_input_cov: ClassVar[bool] = False
+    #: Whether the mask is a function of the weights (no randomness): its Monte Carlo mean over
+    #: masks is exact (``statmech.pruning.validation``).
+    deterministic: ClassVar[bool] = False
 
     # -- the hooks of the contract ---------------------------------------------------------
     def inclusion_probabilities(self, W: np.ndarray, e: int, variant: str,
@@ -159,6 +162,13 @@ class EdgeMethod(PruningMethod, kind="edge"):
                                                       op.v_star)
 
     # -- provided ---------------------------------------------------------------------------
+    def matched_keep(self, k: int, K: int, N: int) -> int:
+        """The keep that matches k of K units in parameters: edges per unit
+        (:func:`statmech.matched_edges`, rounded up)."""
+        from .api import matched_edges
+
+        return int(matched_edges(k, K, N, round_up=True))
+
     def prune_layer(self, layer: Layer, keep: Any, variant: str, *, n_masks: int = 1,
                     seed: Any = None, reweight: str | None = None, backend: Any = None,
                     func: str = "prune", **options: Any) -> PruningResult:

@@ -54,6 +54,7 @@ class MagnitudeEdge(EdgeMethod):
     in_gallery = True
     order = 20
     variants = ("per_unit", "global")
+    deterministic = True
 
     def inclusion_probabilities(self, W: np.ndarray, e: int, variant: str,
                                 **options: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -175,6 +175,10 @@ class NodeMethod(PruningMethod, kind="node"):
             return np.swapaxes(ctx.W_out.T[sets], 1, 2)
         return fold_outgoing(ctx.cov_for(reweight, func), ctx.W_out, sets)
 
+    def matched_keep(self, k: int, K: int, N: int) -> int:
+        """The keep that matches k of K units in parameters: k units."""
+        return int(k)
+
     # -- explicit operator -----------------------------------------------------------------
     def prune(self, layer: Layer, keep: int, variant: str, rng: np.random.Generator,
               n_masks: int, reweight: str | None = None, func: str = "prune",

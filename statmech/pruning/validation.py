@@ -47,7 +47,6 @@ TIE_RTOL = 1e-10
 
 #: Edge methods whose mask is a deterministic function of the weights: their Monte Carlo mean is
 #: the exact value (one mask, repeated).
-DETERMINISTIC_EDGE_METHODS = frozenset({"magnitude_edge"})
 
 CLAIMS = (
     ("DPP node beats random node", "dpp_node", "random_node", "node"),
@@ -210,8 +209,8 @@ def exact_loss(df):
 
     Node methods: the ``theory`` column, the exact expectation over kept sets
     (:func:`statmech.prune_theory`, exact at any N because node pruning leaves the kept units'
-    order parameters unchanged). Deterministic edge methods
-    (:data:`DETERMINISTIC_EDGE_METHODS`): the loss of their single mask (``mc_mean``, exact).
+    order parameters unchanged). Deterministic edge methods (``deterministic`` set): the loss
+    of their single mask (``mc_mean``, exact).
     Random and DPP edge: the Monte Carlo mean (``mc_mean``; their finite-N theory includes an
     approximate Jensen correction, so it is not used as the value).
 
@@ -235,7 +234,8 @@ def exact_loss(df):
 
 
 def _is_exact(methods):
-    return methods.map(_is_node).astype(bool) | methods.isin(DETERMINISTIC_EDGE_METHODS)
+    deterministic = methods.map(lambda m: getattr(PRUNING_METHODS.get(m), "deterministic", False))
+    return methods.map(_is_node).astype(bool) | deterministic.astype(bool)
 
 
 def _is_node(method: str) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._validation import Boolean, InstanceOf, Integer, InvalidParameterError, Options, Real
 from ..companion import pruning_at_init, pruning_gaps
-from ..pruning import PRUNING_METHODS, matched_edges, method_names, prune_theory
+from ..pruning import PRUNING_METHODS, method_names, prune_theory
 from ..simulation.api import SIMULATION_METHODS, simulate
 from ..theory.activations import ACTIVATIONS
 from ..theory.fixed_points import (
@@ -188,9 +188,8 @@ def pruned_error_point(config: dict, seed: int):
     rows = []
     eg0 = float(_eg(op))
     for method in config["methods"]:
-        node = PRUNING_METHODS[method].kind == "node"
         for k in levels:
-            keep = k if node else matched_edges(k, K, N, round_up=True)
+            keep = PRUNING_METHODS[method].matched_keep(k, K, N)
             th = prune_theory(op, method, keep, N=N)
             rows.append({"method": method, "level": k, "keep": keep,
                          "params_kept_frac": k / K, "mean_eg": th.mean_eg,
@@ -264,8 +263,7 @@ def pruned_state_point(config: dict, seed: int):
 
     add("unpruned", op.Q, op.R, op.v)
     for method in config["methods"]:
-        node = PRUNING_METHODS[method].kind == "node"
-        keep = k if node else matched_edges(k, K, N, round_up=True)
+        keep = PRUNING_METHODS[method].matched_keep(k, K, N)
         th = prune_theory(op, method, keep, N=N)
         add(method, th.Q, th.R, th.v)
     return pd.DataFrame(rows)
