@@ -28,7 +28,7 @@ from .._validation import (
 from ..simulation.backend import get_backend
 from ..theory.generalization import resolve_activations
 from ..theory.order_parameters import OrderParameters
-from .base import Layer, PruneTheory, PruningResult, get_method
+from .base import Layer, PruneTheory, PruningResult, get_method, matched_edges
 from .edge_method import EdgeMethod
 from .node_method import REWEIGHT_CHOICES
 from .theory_tools import full_I2
@@ -214,25 +214,6 @@ def pruned_error(op: OrderParameters, method: str, keep: Any, **kwargs: Any) -> 
         if name in THEORY_CONSTRAINTS:
             check(value, name, "pruned_error", THEORY_CONSTRAINTS[name])
     return prune_theory(op, method, keep, **kwargs).mean_eg
-
-
-@validate_params({"round_up": [Boolean()]})
-def matched_edges(k: int, K: int, N: int, *, round_up: bool = False) -> float | int:
-    """Edges per unit e with the same parameter count as k of K units (teacher–student layer).
-
-    Keeping k units keeps k(N + 1) parameters (first and second layer), keeping e edges per unit
-    keeps K(e + 1): e = (k(N + 1) − K)/K (``docs/pruning_theory.md`` §5). ``round_up`` gives ⌈e⌉
-    (83, 166, 250, 333, 417 for K = 6, N = 500).
-    """
-    func = "matched_edges"
-    K = check_positive_int(K, "K", func)
-    k = check_positive_int(k, "k", func)
-    N = check_positive_int(N, "N", func)
-    if k > K:
-        raise InvalidParameterError(
-            f"The 'k' parameter of {func} must be an int in [1, K={K}]. Got {k}.")
-    e = (k * (N + 1) - K) / K
-    return math.ceil(e - 1e-12) if round_up else e
 
 
 @validate_params({"bias": [Boolean()], "bias_out": [Boolean()], "round_up": [Boolean()]})

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .._validation import InvalidParameterError, _fmt
+from .._validation import (
+    Boolean,
+    InvalidParameterError,
+    _fmt,
+    check_positive_int,
+    validate_params,
+)
 from ..theory.order_parameters import OrderParameters
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -536,3 +542,22 @@ def node_result(method: PruningMethod, variant: str, layer: Layer, kept: np.ndar
         method=method.name, variant=variant, kind=method.kind, keep=k, mask=mask, kept=kept, W=W,
         W_out=W_out, bias=bias, bias_out=bias_out, n_params=np.full(n, n_params, dtype=int),
         info=info or {})
+
+
+@validate_params({"round_up": [Boolean()]})
+def matched_edges(k: int, K: int, N: int, *, round_up: bool = False) -> float | int:
+    """Edges per unit e with the same parameter count as k of K units (teacher–student layer).
+
+    Keeping k units keeps k(N + 1) parameters (first and second layer), keeping e edges per unit
+    keeps K(e + 1): e = (k(N + 1) − K)/K (``docs/pruning_theory.md`` §5). ``round_up`` gives ⌈e⌉
+    (83, 166, 250, 333, 417 for K = 6, N = 500).
+    """
+    func = "matched_edges"
+    K = check_positive_int(K, "K", func)
+    k = check_positive_int(k, "k", func)
+    N = check_positive_int(N, "N", func)
+    if k > K:
+        raise InvalidParameterError(
+            f"The 'k' parameter of {func} must be an int in [1, K={K}]. Got {k}.")
+    e = (k * (N + 1) - K) / K
+    return math.ceil(e - 1e-12) if round_up else e

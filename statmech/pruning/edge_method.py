@@ -19,7 +19,7 @@ from ..theory.generalization import eg_from_order_parameters as eg_of
 from ..theory.masked import MaskedOrderParameters, synthetic_coordinates
 from ..theory.order_parameters import OrderParameters, joint_covariance
 from .backend_ops import backend_edge_result, result_on_backend
-from .base import Layer, PruneTheory, PruningMethod, PruningResult, parse_keep
+from .base import Layer, PruneTheory, PruningMethod, PruningResult, matched_edges, parse_keep
 from .edge_reweight import reweight_edges
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -165,8 +165,6 @@ class EdgeMethod(PruningMethod, kind="edge"):
     def matched_keep(self, k: int, K: int, N: int) -> int:
         """The keep that matches k of K units in parameters: edges per unit
         (:func:`statmech.matched_edges`, rounded up)."""
-        from .api import matched_edges
-
         return int(matched_edges(k, K, N, round_up=True))
 
     def prune_layer(self, layer: Layer, keep: Any, variant: str, *, n_masks: int = 1,

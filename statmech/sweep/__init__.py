@@ -2,7 +2,7 @@
 run locally in parallel or on a Dask cluster (:mod:`~statmech.sweep.spec`,
 :mod:`~statmech.sweep.cache`, :mod:`~statmech.sweep.run`, :mod:`~statmech.sweep.registry`)."""
 
-from . import builtin  # noqa: F401  (the built-in computations register on import)
+from . import builtin, masked  # noqa: F401  (the built-in computations register on import)
 from .cache import DEFAULT_CACHE, Cache, point_key, point_seed
 from .registry import (
     Computation,

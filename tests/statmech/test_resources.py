@@ -89,7 +89,8 @@ _MEASURE = textwrap.dedent("""
     import statmech as sm
     E, N, chunk = 32, 20000, {chunk}
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    sm.simulate(N, 2, eta=0.5, alpha=[0.0, 0.005], ensemble=E, chunk_size=chunk)
+    sm.simulate(N, 2, eta=0.5, alpha=[0.0, 0.005], ensemble=E,
+                backend=sm.BackendOptions(chunk_size=chunk))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print((peak - base) / (E * 4 * N * 8))
 """)
