@@ -58,7 +58,7 @@ def _retrain_plot(tables: dict, quality: str):
                       mfc=method_style(m)["mfc"], ms=4, lw=1.0) for m in METHODS]
     labels = [method_style(m)["label"] for m in METHODS]
     handles.append(Line2D([], [], color="k", ls=":", lw=0.8))
-    labels.append("unpruned")
+    labels.append("unpruned, trained on for α′")
     fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
     fig.suptitle("pruning, then retraining with the masks held (theory: the masked ODE)\n"
                  "K = 6, M = 2, v* = 4, η = 0.5, trained for α = 1600, N = 500 (matched "
@@ -108,7 +108,8 @@ def _sparse_plot(tables: dict, quality: str):
         ax.plot(g.index[1:], g.to_numpy()[1:], color=st["color"], lw=1.0)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    plain_log_ticks(ax)
+    plain_log_ticks(ax, "y")
+    ax.set_xticks([0.1, 1, 10, 100, 1000], ["0.1", "1", "10", "100", "1000"])
     ax.set_xlabel("$\\alpha$")
     ax.set_ylabel("$\\epsilon_g$")
     ax.set_title("a third of the weights (2 units, or 6 at 1/3), σ = 0")
@@ -132,9 +133,10 @@ def _sparse_plot(tables: dict, quality: str):
     fig.legend(handles, [_LABEL[s] for s in STRUCTURES], loc="outside lower center", ncol=3,
                frameon=False)
     n_rep = int(t.replicate.nunique())
-    fig.suptitle("training a sparse student from initialisation (K = 6 units, masks fixed) "
-                 "against a dense one with the same weights; M = 2, v* = 4, η = 0.5, trained "
-                 f"v; mean ± SE over {n_rep} initialisations", fontsize=7)
+    fig.suptitle("a sparse student trained from initialisation (K = 6 units, masks fixed) "
+                 "against a dense one with the same number of weights (fewer units)\n"
+                 f"M = 2, v* = 4, η = 0.5, trained v; theory (the masked ODE); mean ± SE over "
+                 f"{n_rep} initialisations", fontsize=7)
     return fig
 
 

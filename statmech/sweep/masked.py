@@ -44,16 +44,19 @@ def retrained_error_point(config: dict, seed: int):
     The student is ``pruned_error``'s (the ODE from Gaussian initial weights, trained v, to
     ``alpha``); it is pruned to each level (units kept; edge methods keep the matched number
     of weights) and retrained with the training settings (η, σ, trained v) for each α′ of
-    ``alpha_retrain``. One row per (method, level, α′), α′ = 0 included.
+    ``alpha_retrain``. One row per (method, level, α′), α′ = 0 included; ``eg_unpruned`` is
+    the unpruned student trained on for the same α′.
     """
     K, M, N = int(config["K"]), int(config["M"]), int(config["N"])
     op = _final_op(K, M, config, seed)
     model = SGDModel(eta=float(config["eta"]), noise=float(config["noise"]),
                      train_second_layer=True)
     alpha = np.concatenate([[0.0], np.sort(np.asarray(config["alpha_retrain"], dtype=float))])
-    eg0 = float(integrate(op, alpha=[0.0], model=model).eg[0])
+    # the unpruned student trained on for the same α′: the baseline of each retraining time
+    unpruned = dict(zip(alpha, np.asarray(integrate(op, alpha=alpha, model=model).eg),
+                        strict=True))
     cols: dict[str, list] = {k: [] for k in ("method", "level", "keep", "alpha_retrain", "eg",
-                                             "std_eg")}
+                                             "std_eg", "eg_unpruned")}
     for method in config["methods"]:
         m = PRUNING_METHODS[method]
         for k in config["levels"] or list(range(1, K)):
@@ -64,9 +67,9 @@ def retrained_error_point(config: dict, seed: int):
             for a, eg, sd in zip(r.alpha, r.eg, r.std_eg, strict=True):
                 for name, value in (("method", method), ("level", k), ("keep", keep),
                                     ("alpha_retrain", float(a)), ("eg", float(eg)),
-                                    ("std_eg", float(sd))):
+                                    ("std_eg", float(sd)), ("eg_unpruned", unpruned[a])):
                     cols[name].append(value)
-    return _frame(**cols, eg_unpruned=eg0)
+    return _frame(**cols)
 
 
 def _units_at_most_K(config: dict, func: str) -> None:
