@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 
 from statmech._progress import ProgressBar
@@ -112,8 +113,8 @@ def _intra_op_threads(n: int | None) -> Iterator[None]:
 def train_online(student: CommitteeMachine, teacher: CommitteeMachine, *, eta: float,
                  steps: int, eta_v: float | None = None, noise: float = 0.0,
                  weight_decay: float = 0.0, batch_size: int = 1,
-                 seed: int | Sequence[int] = 0, progress: bool | ProgressBar | None = None
-                 ) -> None:
+                 seed: int | Sequence[int] = 0, progress: bool | ProgressBar | None = None,
+                 mask: Any = None) -> None:
     """Online SGD for ``steps`` steps with fresh Gaussian inputs, in place.
 
     The data come from :class:`empirical.streams.TeacherStudentStream` with ``seed``: the same
@@ -140,6 +141,10 @@ def train_online(student: CommitteeMachine, teacher: CommitteeMachine, *, eta: f
         A bar counting SGD steps: shown (True), not shown (False), or where
         :class:`statmech._progress.ProgressBar` shows it by default (None: on a terminal); or
         the caller's own bar, advanced by one unit per step.
+    mask : bool array (K, N) or (E, K, N), optional
+        Fixed masks (fine-tuning a pruned student, sparse training): the student's weights off
+        the mask are zeroed first and after every step, so only the kept weights learn, as in
+        ``statmech.simulate(init=StudentInit(mask=...))`` (``docs/masked_theory.md`` §1).
 
     Notes
     -----
@@ -157,6 +162,18 @@ def train_online(student: CommitteeMachine, teacher: CommitteeMachine, *, eta: f
         raise InvalidParameterError.build("train_online", "seed",
                                           f"an int >= 0 or {student.E} ints >= 0 (one per "
                                           "member)", seed)
+    keep = None
+    if mask is not None:
+        m = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask)
+        if m.dtype != bool or m.shape not in (tuple(student.W.shape[1:]),
+                                             tuple(student.W.shape)):
+            raise InvalidParameterError.build(
+                "train_online", "mask", f"a boolean array of shape {tuple(student.W.shape[1:])}"
+                f" or {tuple(student.W.shape)}", f"{m.dtype} array of shape {m.shape}")
+        keep = torch.as_tensor(np.broadcast_to(m, student.W.shape).copy(),
+                               device=student.W.device).to(student.W.dtype)
+        with torch.no_grad():
+            student.W.mul_(keep)
     stream = TeacherStudentStream(teacher, ensemble=student.E, batch_size=batch_size,
                                   noise=noise, seed=seed)
     opt = sgd_optimizer(student, eta, eta_v, weight_decay)
@@ -172,6 +189,9 @@ def train_online(student: CommitteeMachine, teacher: CommitteeMachine, *, eta: f
             for i in range(steps):
                 x, y = stream.next_batch()
                 _sgd_step(student, opt, x, y)
+                if keep is not None:
+                    with torch.no_grad():
+                        student.W.mul_(keep)
                 if (i + 1) % every == 0:
                     bar.update(every)
         bar.update(steps % every)
