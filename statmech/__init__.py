@@ -34,7 +34,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("PRUNING_METHODS", "PruneTheory", "PruningResult", "match_parameters",
                      "matched_edges", "method_names", "order_units_by_teacher", "prune",
                      "prune_student", "prune_theory", "pruned_error", "RetrainTheory",
-                     "retrain_pruned", "retrain_theory", "retraining_init"), "pruning"),
+                     "retrain", "retrain_pruned", "retrain_theory", "retraining_init",
+                     "sparse_init"), "pruning"),
     **dict.fromkeys(("SIMULATION_METHODS", "ReconstructionWarning", "simulate"), "simulation.api"),
     "Trajectory": "theory.trajectory",
     **dict.fromkeys(("plot_ensemble", "plot_jensen_gap", "plot_order_parameters",
@@ -66,9 +67,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         prune_student,
         prune_theory,
         pruned_error,
+        retrain,
         retrain_pruned,
         retrain_theory,
         retraining_init,
+        sparse_init,
     )
     from .pruning.dpp import KDPP, sample_dpp, sample_k_dpp
     from .simulation.api import SIMULATION_METHODS, ReconstructionWarning, simulate
@@ -150,9 +153,11 @@ __all__ = [
     "prune_student",
     "prune_theory",
     "pruned_error",
+    "retrain",
     "retrain_pruned",
     "retrain_theory",
     "retraining_init",
+    "sparse_init",
     "sample_dpp",
     "sample_k_dpp",
     "simulate",

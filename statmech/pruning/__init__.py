@@ -32,7 +32,14 @@ from .api import (
 from .base import PRUNING_METHODS, Layer, PruningMethod, PruningResult, method_names, register
 from .edge_method import EdgeMethod
 from .node_method import NodeMethod
-from .retraining import RetrainTheory, retrain_pruned, retrain_theory, retraining_init
+from .retraining import (
+    RetrainTheory,
+    retrain,
+    retrain_pruned,
+    retrain_theory,
+    retraining_init,
+    sparse_init,
+)
 
 __all__ = [
     "EdgeMethod",
@@ -52,8 +59,10 @@ __all__ = [
     "prune_theory",
     "pruned_error",
     "register",
+    "retrain",
     "retrain_pruned",
     "retrain_theory",
     "retraining_init",
+    "sparse_init",
     "student_layer",
 ]

@@ -186,9 +186,13 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
     m.check_options(options, func)
     reweight = _check_reweight(reweight, func)
     student, teacher = resolve_activations(activation, func)
-    return m.theory(op, keep, variant, reweight=reweight, student=student, teacher=teacher, N=N,
-                    weights=weights, teacher_weights=teacher_weights, seed=seed,
-                    n_samples=n_samples, func=func, **options)
+    th = m.theory(op, keep, variant, reweight=reweight, student=student, teacher=teacher, N=N,
+                  weights=weights, teacher_weights=teacher_weights, seed=seed,
+                  n_samples=n_samples, func=func, **options)
+    # what the theory was computed from, so that statmech.retrain can start from it
+    th.info["source"] = {"op": op, "keep": keep, "N": N, "weights": weights,
+                         "teacher_weights": teacher_weights, "reweight": reweight}
+    return th
 
 
 def _edge_with_weights(m: EdgeMethod, W: np.ndarray, Ws: np.ndarray | None, e: int,

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import Integer, InvalidParameterError, Seed, check
+from .._validation import Integer, InvalidParameterError, Real, Seed, check
 from ..simulation.settings import StudentInit
 from ..theory.generalization import resolve_activations
 from ..theory.masked import MaskedOrderParameters
@@ -31,11 +31,12 @@ from ..theory.model import SGDModel, resolve_model
 from ..theory.ode import integrate
 from ..theory.order_parameters import OrderParameters
 from ..theory.trajectory import Trajectory
-from .base import PruningResult, get_method
+from .base import Layer, PruneTheory, PruningResult, get_method, parse_keep
 from .edge_method import EdgeMethod
 from .node_method import REWEIGHT_CHOICES
 
-__all__ = ["RetrainTheory", "retrain_theory", "retrain_pruned", "retraining_init"]
+__all__ = ["RetrainTheory", "retrain", "retrain_theory", "retrain_pruned", "retraining_init",
+           "sparse_init"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,3 +235,92 @@ def retraining_init(result: PruningResult, index: Any = None) -> StudentInit:
     if result.kept is None:
         mask = np.asarray(to_np(result.mask), dtype=bool)[sel]
     return StudentInit(weights=W, v=v, mask=mask)
+
+
+def retrain(pruned: PruneTheory | PruningResult, *, alpha: Any, model: SGDModel | None = None,
+            W_star: Any = None, v_star: Any = None, **model_options: Any) -> RetrainTheory:
+    """Retrain what pruning left, in one call: ε_g(α′) of the retrained students.
+
+    Parameters
+    ----------
+    pruned : PruneTheory or PruningResult
+        A :func:`statmech.prune_theory` result (retrained by :func:`retrain_theory` from the
+        same student, method, level and options: large-N cells, or the given coordinates), or
+        explicitly pruned students from :func:`statmech.prune` / :func:`statmech.prune_student`
+        (:func:`retrain_pruned`: each copy from its own cells; needs ``W_star``).
+    alpha, model, **model_options
+        Retraining times α′ and settings, as for :func:`retrain_theory`.
+    W_star, v_star : arrays, optional
+        The teacher, for a PruningResult.
+
+    Examples
+    --------
+    >>> import statmech as sm
+    >>> op = sm.OrderParameters.random(4, 2, 500, seed=0)
+    >>> th = sm.prune_theory(op, "random_node", 2)
+    >>> r = sm.retrain(th, alpha=[0.0, 10.0], eta=0.5)
+    >>> bool(abs(r.eg[0] - th.mean_eg) < 1e-12)
+    True
+    """
+    func = "retrain"
+    if isinstance(pruned, PruningResult):
+        if W_star is None:
+            raise InvalidParameterError.build(func, "W_star", "the teacher's weights (M, N) "
+                                              "for a PruningResult", W_star)
+        return retrain_pruned(pruned, W_star, alpha=alpha, v_star=v_star, model=model,
+                              **model_options)
+    if not isinstance(pruned, PruneTheory) or "source" not in pruned.info:
+        raise InvalidParameterError.build(func, "pruned", "a PruneTheory from "
+                                          "statmech.prune_theory or a PruningResult", pruned)
+    src = pruned.info["source"]
+    return retrain_theory(src["op"], pruned.method, src["keep"], alpha=alpha, model=model,
+                          variant=pruned.variant, N=src["N"], weights=src["weights"],
+                          teacher_weights=src["teacher_weights"], reweight=src["reweight"],
+                          **model_options)
+
+
+def sparse_init(method: str, N: int, K: int, keep: Any, *, ensemble: int = 1, seed: Any = 0,
+                variant: str | None = None, scale: float = 1.0, v: Any = 1.0) -> StudentInit:
+    """Students pruned at initialisation, for :func:`statmech.simulate`: Gaussian initial
+    weights (rows ~ N(0, scale² I_N), one draw per member) masked by an edge method.
+
+    Parameters
+    ----------
+    method : str
+        An edge method (:func:`statmech.method_names` with ``kind="edge"``).
+    N, K : int
+        Input dimension and units.
+    keep : int or float
+        Inputs kept per unit (an int in [1, N] or a fraction in (0, 1]).
+    ensemble : int
+        Members E (each its own weights and masks).
+    seed : int
+        Seed of the initial weights and masks.
+    variant : str, optional
+        The method's variant.
+    scale, v
+        Standard deviation of the initial weights, and the initial second layer.
+
+    Returns
+    -------
+    StudentInit
+        ``weights`` (E, K, N) zero off the masks, ``mask`` (E, K, N), ``v``; pass it as
+        ``simulate(N, K, ..., ensemble=E, init=...)``.
+    """
+    func = "sparse_init"
+    for name, value in (("N", N), ("K", K), ("ensemble", ensemble)):
+        check(value, name, func, [Integer(1)])
+    check(scale, "scale", func, [Real(0.0, closed="neither")])
+    check(seed, "seed", func, [Seed()])
+    m = get_method(method, func)
+    if not isinstance(m, EdgeMethod):
+        raise InvalidParameterError.build(func, "method", "an edge method (units are kept "
+                                          "whole by node methods: simulate fewer units)", method)
+    variant = m.check_variant(variant, func)
+    e = parse_keep(keep, N, "inputs kept per unit", func)
+    rng = np.random.default_rng(seed)
+    W = scale * rng.standard_normal((ensemble, K, N))
+    masks = np.stack([m.prune(Layer(W[i], np.ones((1, K))), e, variant, rng, 1).mask[0]
+                      for i in range(ensemble)])
+    return StudentInit(weights=np.where(masks, W, 0.0), v=v, mask=masks)
+

@@ -137,3 +137,35 @@ def test_retraining_from_each_students_own_cells_agrees_with_its_sgd(retrained):
         assert np.abs(mc[:, -1] - mc[:, 0]).mean() > 0.0
     z = np.concatenate(z)
     assert np.all(np.abs(z) < 3.0), z
+
+
+def test_retrain_from_a_prune_theory_or_a_pruning_result(trained):
+    th = sm.prune_theory(trained, "random_node", 2)
+    r = sm.retrain(th, alpha=ALPHA, model=MODEL)
+    np.testing.assert_array_equal(r.eg, sm.retrain_theory(trained, "random_node", 2,
+                                                          alpha=ALPHA, model=MODEL).eg)
+    assert abs(r.eg[0] - th.mean_eg) < 1e-12
+    Z = synthetic_coordinates(trained, 500, seed=1)
+    res = sm.prune_student("random_edge", Z[:, :4].T, trained.v, keep=250, n_masks=3, seed=2)
+    a = sm.retrain(res, W_star=Z[:, 4:].T, v_star=trained.v_star, alpha=ALPHA, model=MODEL)
+    b = sm.retrain_pruned(res, Z[:, 4:].T, v_star=trained.v_star, alpha=ALPHA, model=MODEL)
+    np.testing.assert_array_equal(a.eg, b.eg)
+    assert a.probabilities.size == 3
+    with pytest.raises(InvalidParameterError, match="'W_star' parameter of retrain"):
+        sm.retrain(res, alpha=ALPHA, model=MODEL)
+    with pytest.raises(InvalidParameterError, match="'pruned' parameter of retrain"):
+        sm.retrain(trained, alpha=ALPHA, model=MODEL)
+
+
+@pytest.mark.parametrize("method", ["random_edge", "magnitude_edge", "dpp_edge"])
+def test_sparse_init_masks_gaussian_weights_with_an_edge_method(method):
+    init = sm.sparse_init(method, 300, 3, 0.2, ensemble=4, seed=5)
+    assert init.weights.shape == init.mask.shape == (4, 3, 300)
+    assert np.all(init.mask.sum(-1) == 60) and np.all(init.weights[~init.mask] == 0)
+    if method == "magnitude_edge":  # the kept weights are the largest of each unit
+        kept = np.where(init.mask, np.abs(init.weights), np.inf).min(-1)
+        assert np.all(kept > 0.5)
+    again = sm.sparse_init(method, 300, 3, 0.2, ensemble=4, seed=5)
+    np.testing.assert_array_equal(again.mask, init.mask)
+    with pytest.raises(InvalidParameterError, match="'method' parameter of sparse_init"):
+        sm.sparse_init("random_node", 300, 3, 0.2)
