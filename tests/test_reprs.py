@@ -27,3 +27,16 @@ def test_dataset_repr():
     from empirical.data import load_digits
 
     assert _one_line(load_digits()).startswith("Dataset('digits', train=1348")
+
+
+def test_model_settings_and_masked_reprs():
+    big = np.random.default_rng(1).standard_normal((3, 5000))
+    assert _one_line(sm.SGDModel(eta=np.linspace(0.1, 1, 50))) == "SGDModel(eta=<array (50,)>)"
+    assert _one_line(sm.StudentInit(weights=big, mask=big > 0)).startswith(
+        "StudentInit(weights=<array (3, 5000)>")
+    assert _one_line(sm.BackendOptions("numpy")).startswith("BackendOptions(name='numpy'")
+    op = sm.OrderParameters.random(3, 2, 200, seed=0)
+    mop = sm.MaskedOrderParameters.random_edge(op, 0.5)
+    assert _one_line(mop) == "MaskedOrderParameters(K=3, M=2, cells=8)"
+    r = sm.retrain_theory(op, "random_edge", 0.5, alpha=[0.0, 1.0], eta=0.5)
+    assert _one_line(r).startswith("RetrainTheory(method='random_edge'")
