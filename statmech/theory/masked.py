@@ -285,12 +285,12 @@ class MaskedOrderParameters:
                 f"(E, K, N), (M, N) or (E, M, N) and that of W. Got {Wa.shape}, {Wsa.shape}, "
                 f"{m.shape}.", func=func, param="mask")
         N = Wa.shape[-1]
-        K = Wa.shape[-2]
+        K, M = Wa.shape[-2], Wsa.shape[-2]
         batch = np.broadcast_shapes(Wa.shape[:-2], Wsa.shape[:-2], m.shape[:-2])
-        Wa = np.broadcast_to(Wa, batch + Wa.shape[-2:])
-        Wsa = np.broadcast_to(Wsa, batch + Wsa.shape[-2:])
-        m = np.broadcast_to(m, batch + (K, N))
-        codes = (m.astype(np.int64) << np.arange(K)[:, None]).sum(axis=-2)  # (..., N)
+        Wa = np.broadcast_to(Wa, batch + Wa.shape[-2:]).reshape((-1, K, N))
+        Wsa = np.broadcast_to(Wsa, batch + Wsa.shape[-2:]).reshape((-1, M, N))
+        m = np.broadcast_to(m, batch + (K, N)).reshape((-1, K, N))
+        codes = (m.astype(np.int64) << np.arange(K)[:, None]).sum(axis=-2)  # (E, N)
         present = np.unique(codes)
         if present.size > MAX_CELLS:
             raise InvalidParameterError(
@@ -298,12 +298,23 @@ class MaskedOrderParameters:
                 f"MAX_CELLS = {MAX_CELLS}; use the Monte Carlo (statmech.simulate with a mask).",
                 func=func, param="mask")
         cells = ((present[:, None] >> np.arange(K)) & 1).astype(bool)
-        onehot = (codes[..., None, :] == present[:, None]).astype(float)  # (..., S, N)
-        Wm = np.where(m, Wa, 0.0)
-        Qc = np.einsum("...kn,...ln,...sn->...skl", Wm, Wm, onehot) / N
-        Rc = np.einsum("...kn,...mn,...sn->...skm", Wm, Wsa, onehot) / N
-        Tc = np.einsum("...an,...bn,...sn->...sab", Wsa, Wsa, onehot) / N
-        p = onehot.sum(-1) / N
+        S, D = present.size, K + M
+        E = codes.shape[0]
+        p = np.zeros((E, S))
+        cov = np.zeros((E, S, D, D))
+        for e in range(E):  # coordinates sorted by cell, then summed cell by cell
+            order = np.argsort(codes[e], kind="stable")
+            sorted_codes = codes[e][order]
+            starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+            where = np.searchsorted(present, sorted_codes[starts])
+            Z = np.concatenate([np.where(m[e], Wa[e], 0.0), Wsa[e]])[:, order].T  # (N, D)
+            cov[e, where] = np.add.reduceat(Z[:, :, None] * Z[:, None, :], starts, axis=0) / N
+            p[e, where] = np.diff(np.r_[starts, N]) / N
+        shape = batch + (S,)
+        Qc = cov[..., :K, :K].reshape(shape + (K, K))
+        Rc = cov[..., :K, K:].reshape(shape + (K, M))
+        Tc = cov[..., K:, K:].reshape(shape + (M, M))
+        p = p.reshape(shape)
         return cls(cells, p, Qc, Rc, Tc, v, v_star)
 
     @classmethod
@@ -333,7 +344,7 @@ class MaskedOrderParameters:
 
     @classmethod
     def from_coordinates(cls, Z: Any, P: Any, v: Any = None, v_star: Any = None,
-                         chunk: int = 65536) -> MaskedOrderParameters:
+                         chunk: int | None = None) -> MaskedOrderParameters:
         """Large-N cells from synthetic coordinates and per-unit inclusion probabilities.
 
         At large N the coordinates i of (w_1i..w_Ki, w*_1i..w*_Mi)·√N are draws of one
@@ -354,13 +365,14 @@ class MaskedOrderParameters:
             Inclusion probabilities in [0, 1] of each coordinate for each unit.
         v, v_star : array, optional
             Second-layer weights (default ones).
-        chunk : int
-            Rows per block (memory: chunk · 2^K floats).
+        chunk : int, optional
+            Rows per block (memory: about 3 · chunk · 2^K floats; default: blocks of
+            2^22 / 2^K rows, about 100 MB).
         """
         func = "MaskedOrderParameters.from_coordinates"
         Za = np.asarray(Z, dtype=float)
         Pa = np.asarray(P, dtype=float)
-        check(chunk, "chunk", func, [Integer(1)])
+        check(chunk, "chunk", func, [None, Integer(1)])
         if Za.ndim != 2 or Pa.ndim != 2 or Pa.shape[0] != Za.shape[0] or \
                 not 1 <= Pa.shape[1] < Za.shape[1]:
             raise InvalidParameterError(
@@ -373,6 +385,7 @@ class MaskedOrderParameters:
         n, K = Pa.shape
         cells = cell_patterns(K)
         S, D = cells.shape[0], Za.shape[1]
+        chunk = max(1, 2**22 // S) if chunk is None else int(chunk)
         acc_p = np.zeros(S)
         acc_c = np.zeros((S, D, D))
         for a in range(0, n, chunk):

@@ -88,6 +88,15 @@ def test_from_weights_aggregates_and_cells():
     assert repr(mop) == "MaskedOrderParameters(K=3, M=2, cells=8, batch_shape=(2,))"
     one = mop[1]
     assert one.batch_shape == () and one.order_parameters().K == 3
+    # each cell against a direct sum over its coordinates
+    for e in range(2):
+        for s, cell in enumerate(mop.cells):
+            idx = np.all(mask[e].T == cell, axis=1)
+            Wc = np.where(mask[e], W[e], 0.0)[:, idx]
+            np.testing.assert_allclose(mop.Q_cells[e, s], Wc @ Wc.T / 3000, atol=1e-12)
+            np.testing.assert_allclose(mop.R_cells[e, s], Wc @ Ws[e][:, idx].T / 3000,
+                                       atol=1e-12)
+            assert mop.p[e, s] == idx.mean()
 
 
 def test_random_edge_closed_form_is_the_large_n_limit():
