@@ -5,9 +5,8 @@ teacher–student pairs with :func:`statmech.get_backend` ``("torch")`` from exa
 streams :func:`statmech.simulate` uses for its full-N engine: member i's inputs come from child 1
 and its label noise from child 2 of ``SeedSequence(seed)`` child (i,), drawn in blocks of
 :func:`statmech.simulation.sgd_full.full_block_steps` steps. So a torch student trained on a stream
-with
-seed s sees the very inputs a ``simulate(..., seed=s, backend="torch")`` member sees, and the two
-trajectories agree to rounding (tested).
+with seed s sees the very inputs a ``simulate(..., seed=s, backend="torch")`` member sees, and the
+two trajectories agree to rounding (tested).
 
 :func:`teacher_student_dataset` draws a finite training set of P samples (and a test set) from
 the same generator, for mini-batch training on a fixed data set.

@@ -9,14 +9,13 @@ At N = 500 and N = 10⁴, K = M = 2, erf, B = 1, float64, NumPy backend (``--bac
 ``--dtype float32`` to compare). Each number is the best of ``--repeat`` timed runs of at least
 ``--seconds`` seconds.
 
-``--reduced-paths`` instead prints µs per SGD step (all E members together) of the reduced chain
-on its two paths (:mod:`statmech.simulation.reduced_chain`): the carried factor F (B = 1) and the
-eigh path
-(F re-derived from S by a batched ``eigh`` every step), at K = 6, M = 2 and K = 20, M = 5, E = 4,
-N = 500, B = 1, both layers trained. Each figure is the median over ``--rounds`` rounds in which
+``--reduced-paths`` instead prints µs per SGD step (all E members together) of the reduced chain on
+its two paths (:mod:`statmech.simulation.reduced_chain`): the carried factor F (B = 1) and the eigh
+path (F re-derived from S by a batched ``eigh`` every step), at K = 6, M = 2 and K = 20, M = 5, E =
+4, N = 500, B = 1, both layers trained. Each figure is the median over ``--rounds`` rounds in which
 the two paths alternate, each timed run lasting at least ``--seconds`` seconds (block draws and
-compressions included). Usage: ``python scripts/bench_simulate.py [--quick]`` or
-``python scripts/bench_simulate.py --reduced-paths``.
+compressions included). Usage: ``python scripts/bench_simulate.py [--quick]`` or ``python
+scripts/bench_simulate.py --reduced-paths``.
 """
 
 from __future__ import annotations

@@ -42,8 +42,7 @@ def available_memory() -> int | None:
 
 def device_memory(backend: Any) -> int | None:
     """Free bytes on the GPU of a :class:`statmech.simulation.backend.Backend` (None for CPU
-    backends or if
-    unknown; then host memory is what counts)."""
+    backends or if unknown; then host memory is what counts)."""
     if backend is None or not getattr(backend, "is_gpu", False):
         return None
     try:

@@ -65,13 +65,13 @@ entry of the table is finite or exactly ``-inf`` for all kernels, and normalisin
 Backends and random numbers
 ---------------------------
 The default backend is NumPy. ``backend="torch"`` (or a
-:class:`statmech.simulation.backend.Backend`) runs the
-eigendecomposition and phase 2 through the backend's array namespace (batched ``eigh`` and
-``matmul`` on its device, e.g. a GPU); the ESP tables and phase 1 (O(nk) scalars per kernel) stay
-on the host in NumPy. The random numbers always come from one ``numpy.random.Generator`` built
-from ``seed``, so a given seed gives the same samples on every backend, except where round-off
-differences between the backends' eigendecompositions move a uniform across a threshold (rare).
-torch is imported only through :mod:`statmech.simulation.backend`, and only when asked for.
+:class:`statmech.simulation.backend.Backend`) runs the eigendecomposition and phase 2 through the
+backend's array namespace (batched ``eigh`` and ``matmul`` on its device, e.g. a GPU); the ESP
+tables and phase 1 (O(nk) scalars per kernel) stay on the host in NumPy. The random numbers always
+come from one ``numpy.random.Generator`` built from ``seed``, so a given seed gives the same samples
+on every backend, except where round-off differences between the backends' eigendecompositions move
+a uniform across a threshold (rare). torch is imported only through
+:mod:`statmech.simulation.backend`, and only when asked for.
 """
 
 from __future__ import annotations

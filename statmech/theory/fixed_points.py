@@ -136,8 +136,7 @@ def _symmetric_flow_erf(q: float, c: float, r: float, K: int, eta: float, sigma2
     Erf soft committee machine, K = M, T = 𝟙, v = v* = 1, no weight decay, at the state
     Q_ii = q, Q_ik = c (i ≠ k), R_in = r. By the permutation symmetry of the ansatz every index
     sum of the right-hand side (``statmech.theory.rhs``; u = −1 on students, +1 on teachers) runs
-    over a
-    few classes of equivalent fields (1 + C_cc = d = 1 + q for students, 2 for teachers):
+    over a few classes of equivalent fields (1 + C_cc = d = 1 + q for students, 2 for teachers):
 
     * dr/dτ = Σ_c u_c I3(i, n, c) = I3(i, n, n) + (K−1) I3(i, n, m≠n) − I3(i, n, i)
       − (K−1) I3(i, n, j≠i);
