@@ -191,7 +191,8 @@ def prune_theory(op: OrderParameters, method: str, keep: Any, *, variant: str | 
                   n_samples=n_samples, func=func, **options)
     # what the theory was computed from, so that statmech.retrain can start from it
     th.info["source"] = {"op": op, "keep": keep, "N": N, "weights": weights,
-                         "teacher_weights": teacher_weights, "reweight": reweight}
+                         "teacher_weights": teacher_weights, "reweight": reweight,
+                         "options": dict(options)}
     return th
 
 

@@ -105,7 +105,8 @@ def _summarise(traj: Trajectory, probs: np.ndarray) -> tuple[np.ndarray, np.ndar
 def retrain_theory(op: OrderParameters, method: str, keep: Any, *, alpha: Any,
                    model: SGDModel | None = None, variant: str | None = None,
                    N: int | None = None, weights: Any = None, teacher_weights: Any = None,
-                   reweight: str | None = None, n_coordinates: int = 200_000, seed: Any = 0,
+                   reweight: str | None = None, options: dict | None = None,
+                   n_coordinates: int = 200_000, seed: Any = 0,
                    **model_options: Any) -> RetrainTheory:
     """Pruning theory followed by retraining: expected ε_g(α′) of a pruned, retrained student.
 
@@ -122,6 +123,9 @@ def retrain_theory(op: OrderParameters, method: str, keep: Any, *, alpha: Any,
         fraction (or, with ``N`` or ``weights``, the count) of each unit's inputs kept.
         ``weights`` (K, N) and ``teacher_weights`` (M, N) start edge retraining from the actual
         coordinates; otherwise from the large-N cells.
+    options : dict, optional
+        The method's options (``PRUNING_METHODS[method].options``, e.g. MBP's ``d``; the
+        keywords of :func:`statmech.prune_theory`), default none.
     alpha : float or 1-D array
         Retraining times α′ (as :func:`statmech.integrate`'s ``alpha``).
     model : SGDModel, optional
@@ -154,7 +158,11 @@ def retrain_theory(op: OrderParameters, method: str, keep: Any, *, alpha: Any,
     check(seed, "seed", func, [Seed()])
     m = get_method(method, func)
     variant = m.check_variant(variant, func)
-    options: dict[str, Any] = {}  # the methods' default options
+    if options is not None and not isinstance(options, dict):
+        raise InvalidParameterError.build(func, "options", "a dict of the method's options",
+                                          options)
+    options = dict(options or {})
+    m.check_options(options, func)
     if reweight not in REWEIGHT_CHOICES:
         raise InvalidParameterError.build(func, "reweight", "None, 'activations' or "
                                           "'preactivations'", reweight)
@@ -276,7 +284,7 @@ def retrain(pruned: PruneTheory | PruningResult, *, alpha: Any, model: SGDModel 
     return retrain_theory(src["op"], pruned.method, src["keep"], alpha=alpha, model=model,
                           variant=pruned.variant, N=src["N"], weights=src["weights"],
                           teacher_weights=src["teacher_weights"], reweight=src["reweight"],
-                          **model_options)
+                          options=src.get("options"), **model_options)
 
 
 def sparse_init(method: str, N: int, K: int, keep: Any, *, ensemble: int = 1, seed: Any = 0,

@@ -169,3 +169,19 @@ def test_sparse_init_masks_gaussian_weights_with_an_edge_method(method):
     np.testing.assert_array_equal(again.mask, init.mask)
     with pytest.raises(InvalidParameterError, match="'method' parameter of sparse_init"):
         sm.sparse_init("random_node", 300, 3, 0.2)
+
+
+def test_method_options_reach_the_retraining_start(trained):
+    """MBP's compression parameter d: retrain_theory(options=...) and retrain(prune_theory(...,
+    d=...)) start where that pruning theory ends (up to the synthetic coordinates), and the
+    option changes the result (negative control)."""
+    th = sm.prune_theory(trained, "mbp_edge", 0.5, d=0.3)
+    a = sm.retrain_theory(trained, "mbp_edge", 0.5, alpha=ALPHA, model=MODEL, options={"d": 0.3})
+    b = sm.retrain(th, alpha=ALPHA, model=MODEL)
+    np.testing.assert_array_equal(a.eg, b.eg)
+    assert abs(a.eg[0] - th.mean_eg) < 0.01 * th.mean_eg
+    plain = sm.retrain_theory(trained, "mbp_edge", 0.5, alpha=ALPHA, model=MODEL)
+    assert abs(plain.eg[0] - a.eg[0]) > 0.02 * a.eg[0]
+    with pytest.raises(InvalidParameterError, match="Unknown options"):
+        sm.retrain_theory(trained, "mbp_edge", 0.5, alpha=ALPHA, model=MODEL,
+                          options={"dd": 1.0})
