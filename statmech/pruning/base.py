@@ -211,6 +211,12 @@ class PruningResult:
         """Number of pruned copies."""
         return self.W.shape[0]
 
+    def host(self, name: str) -> np.ndarray:
+        """The field ``name`` (``"W"``, ``"W_out"``, ``"mask"``, ...) as a NumPy array, copied
+        from the backend that holds it (itself for NumPy results)."""
+        value = getattr(self, name)
+        return np.asarray(value if self.backend is None else self.backend.to_numpy(value))
+
     def order_parameters(self, W_star: Any, v_star: Any = None) -> OrderParameters:
         """Order parameters of the pruned students against a teacher (batched over masks).
 
@@ -222,9 +228,8 @@ class PruningResult:
                 "PruningResult.order_parameters needs a single output (C = 1); "
                              f"this layer has C = {self.W_out.shape[1]}.")
         Ws = np.asarray(W_star, dtype=float)
-        W = self.W if self.backend is None else self.backend.to_numpy(self.W).astype(float)
-        W_out = (self.W_out if self.backend is None
-                 else self.backend.to_numpy(self.W_out).astype(float))
+        W = self.host("W").astype(float)
+        W_out = self.host("W_out").astype(float)
         N = W.shape[-1]
         if Ws.ndim != 2 or Ws.shape[1] != N:
             raise InvalidParameterError(

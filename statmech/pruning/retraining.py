@@ -92,8 +92,8 @@ class RetrainTheory:
 
 
 def _summarise(traj: Trajectory, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    eg = np.asarray(traj.eg).reshape(probs.size, -1) if probs.size > 1 or traj.batch_shape \
-        else np.asarray(traj.eg)[None, :]
+    """(mean, spread) of ε_g(α′) over the starts of ``traj``, weighted by ``probs``."""
+    eg = np.asarray(traj.eg).reshape(probs.size, -1)  # one row per start
     if np.any(np.asarray(traj.status) != "ok"):
         raise ValueError("Retraining diverged for some starts (the learning rate is too large "
                          "for the pruned student); reduce 'eta'.")
@@ -214,12 +214,9 @@ def retrain_pruned(result: PruningResult, W_star: Any, *, alpha: Any, v_star: An
     op = result.order_parameters(W_star, v_star)
     start: Any = op
     if result.kept is None:  # edge methods (node results carry their kept sets)
-        W = np.asarray(result.W if result.backend is None
-                       else result.backend.to_numpy(result.W), dtype=float)
-        mask = np.asarray(result.mask if result.backend is None
-                          else result.backend.to_numpy(result.mask), dtype=bool)
-        start = MaskedOrderParameters.from_weights(W, np.asarray(W_star, dtype=float), mask,
-                                                   v=op.v, v_star=op.v_star)
+        start = MaskedOrderParameters.from_weights(
+            result.host("W").astype(float), np.asarray(W_star, dtype=float),
+            result.host("mask").astype(bool), v=op.v, v_star=op.v_star)
     traj = integrate(start, alpha=alpha, model=mdl, on_divergence="mask")
     probs = np.full(result.n_masks, 1.0 / result.n_masks)
     mean, std = _summarise(traj, probs)
@@ -236,12 +233,11 @@ def retraining_init(result: PruningResult, index: Any = None) -> StudentInit:
     if not isinstance(result, PruningResult):
         raise InvalidParameterError.build(func, "result", "a PruningResult", result)
     sel = slice(None) if index is None else index
-    to_np = (lambda a: a) if result.backend is None else result.backend.to_numpy
-    W = np.asarray(to_np(result.W), dtype=float)[sel]
-    v = np.asarray(to_np(result.W_out), dtype=float)[sel][:, 0, :]
+    W = result.host("W").astype(float)[sel]
+    v = result.host("W_out").astype(float)[sel][:, 0, :]
     mask = None
     if result.kept is None:
-        mask = np.asarray(to_np(result.mask), dtype=bool)[sel]
+        mask = result.host("mask").astype(bool)[sel]
     return StudentInit(weights=W, v=v, mask=mask)
 
 

@@ -55,8 +55,9 @@ def retrained_error_point(config: dict, seed: int):
     # the unpruned student trained on for the same α′: the baseline of each retraining time
     unpruned = dict(zip(alpha, np.asarray(integrate(op, alpha=alpha, model=model).eg),
                         strict=True))
-    cols: dict[str, list] = {k: [] for k in ("method", "level", "keep", "alpha_retrain", "eg",
-                                             "std_eg", "eg_unpruned")}
+    import pandas as pd
+
+    rows = []
     for method in config["methods"]:
         m = PRUNING_METHODS[method]
         for k in config["levels"] or list(range(1, K)):
@@ -64,12 +65,10 @@ def retrained_error_point(config: dict, seed: int):
             r = retrain_theory(op, method, keep, N=N, alpha=alpha, model=model,
                                n_coordinates=int(config["n_coordinates"]),
                                seed=seed % (2**63))
-            for a, eg, sd in zip(r.alpha, r.eg, r.std_eg, strict=True):
-                for name, value in (("method", method), ("level", k), ("keep", keep),
-                                    ("alpha_retrain", float(a)), ("eg", float(eg)),
-                                    ("std_eg", float(sd)), ("eg_unpruned", unpruned[a])):
-                    cols[name].append(value)
-    return _frame(**cols)
+            rows += [{"method": method, "level": k, "keep": keep, "alpha_retrain": float(a),
+                      "eg": float(eg), "std_eg": float(sd), "eg_unpruned": unpruned[a]}
+                     for a, eg, sd in zip(r.alpha, r.eg, r.std_eg, strict=True)]
+    return pd.DataFrame(rows)
 
 
 def _units_at_most_K(config: dict, func: str) -> None:

@@ -33,7 +33,8 @@ import numpy as np
 from . import gaussian_integrals as _ig
 from .activations import Activation
 from .ode_integrals import contracted_integrals
-from .rhs import DERIVATIVE_EPS
+from .order_parameters import joint_covariance
+from .rhs import DERIVATIVE_EPS, freeze_diverged
 
 __all__ = ["MaskedRHS", "stein_coefficients"]
 
@@ -172,11 +173,8 @@ class MaskedRHS:
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(dQ^s, dR^s, dv)/dα for cell arrays with a leading member axis (module docstring)."""
         K, c = self.K, self.coef
-        Q, R = Qc.sum(axis=1), Rc.sum(axis=1)
-        Cs = np.concatenate([np.concatenate([Qc, Rc], -1),
-                             np.concatenate([np.swapaxes(Rc, -1, -2), self.Tc], -1)], -2)
-        C = np.concatenate([np.concatenate([Q, R], -1),
-                            np.concatenate([np.swapaxes(R, -1, -2), self.T], -1)], -2)
+        Cs = joint_covariance(Qc, Rc, self.Tc)  # (nb, S, D, D)
+        C = joint_covariance(Qc.sum(axis=1), Rc.sum(axis=1), self.T)
         vb = np.broadcast_to(v, (self.nb, K))
         u = np.concatenate([-vb, self.v_star], axis=-1)
         ints = contracted_integrals(C, u, K, self.student, self.teacher,
@@ -213,8 +211,5 @@ class MaskedRHS:
         if self.train_v:
             out[:, lay.nq + lay.nr:] = dv
         qmax = np.diagonal(Qc.sum(axis=1), axis1=-2, axis2=-1).max(-1)
-        bad = ~(qmax <= self.bound) | ~(np.abs(out).max(1) <= self.deriv_max)
-        if bad.any():
-            out[bad] = 0.0
-            self.t_frozen[bad] = np.minimum(self.t_frozen[bad], _t)
+        freeze_diverged(out, qmax, self.bound, self.deriv_max, self.t_frozen, _t)
         return out.reshape(-1)

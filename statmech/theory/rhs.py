@@ -111,6 +111,17 @@ def _derivatives(
     return dQ, dR, np.zeros_like(v) if dv is None else dv
 
 
+def freeze_diverged(out: np.ndarray, qmax: np.ndarray, bound: np.ndarray,
+                    deriv_max: np.ndarray, t_frozen: np.ndarray, t: float) -> None:
+    """Zero, in place, the derivative rows ``out`` (nb, n) of the members that are diverged: max
+    Q_kk ``qmax`` (nb,) not finite or beyond ``bound``, or a derivative not finite or beyond
+    ``deriv_max``; record the first α ``t`` at which each was frozen in ``t_frozen``. Shared by
+    :class:`BatchedRHS` and the masked right-hand side."""
+    frozen = ~(qmax <= bound) | ~(np.abs(out).max(1) <= deriv_max)
+    out[frozen] = 0.0
+    t_frozen[frozen] = np.minimum(t_frozen[frozen], t)
+
+
 class BatchedRHS:
     """The ODE right-hand side on a flat state vector, for ``solve_ivp`` (or any stepper).
 
@@ -196,9 +207,7 @@ class BatchedRHS:
         if not (qmax.max() <= self.bound_min and np.abs(out).max() <= self.deriv_max_min):
             # some member is non-finite, beyond its bound or has an overflowing derivative (NaN
             # fails every comparison): diverged members stop; the others continue undisturbed
-            frozen = ~(qmax.max(1) <= self.bound) | ~(np.abs(out).max(1) <= self.deriv_max)
-            out[frozen] = 0.0
-            self.t_frozen[frozen] = np.minimum(self.t_frozen[frozen], _t)
+            freeze_diverged(out, qmax.max(1), self.bound, self.deriv_max, self.t_frozen, _t)
         return out.reshape(-1)
 
 
