@@ -11,7 +11,13 @@ import numpy as np
 
 from ..plotting.heatmaps import labelled_colorbar, plot_order_parameters
 from ..plotting.pruning import jensen_gap_vanishes, plot_jensen_gap, plot_pruned_error
-from ..plotting.style import method_label, method_style, new_figure, plain_log_ticks
+from ..plotting.style import (
+    method_handles,
+    method_label,
+    method_style,
+    new_figure,
+    plain_log_ticks,
+)
 from ..pruning import method_names
 from .registry import register_figure
 
@@ -186,7 +192,6 @@ def _pruned_sweeps(quality: str) -> dict:
 
 
 def _pruned_plot(tables: dict, quality: str):
-    from matplotlib.lines import Line2D
 
     fig, axes = new_figure(2, 2, height=2.4, sharex="row")
     fig.set_size_inches(6.8, 5.6)
@@ -197,14 +202,7 @@ def _pruned_plot(tables: dict, quality: str):
             # method is shifted a little along x (by -1.5 to +1.5 percentage points)
             plot_pruned_error(t[np.isclose(t.noise, noise)], axes[row, col], methods=METHODS,
                               spread=0.5, ylabel="pruned $\\epsilon_g$" if col == 0 else None)
-    handles, labels = [], []
-    for method in METHODS:
-        st = method_style(method)
-        handles.append(Line2D([], [], color=st["color"], marker=st["marker"], mfc=st["mfc"],
-                              ms=4, lw=1.0))
-        labels.append(st["label"])
-    handles.append(Line2D([], [], color="k", ls=":", lw=0.8))
-    labels.append("unpruned")
+    handles, labels = method_handles(METHODS)
     fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
     c = tables["K6"].iloc[0]
     fig.suptitle(f"lines: theory (finite N); markers: simulation ± SE over {int(c.students)} "

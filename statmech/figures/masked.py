@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..plotting.pruning import plot_pruned_error
-from ..plotting.style import method_style, new_figure, plain_log_ticks
+from ..plotting.style import method_handles, method_style, new_figure, plain_log_ticks
 from ..pruning import method_names
 from .registry import register_figure
 
@@ -34,8 +34,6 @@ def _retrain_sweeps(quality: str) -> dict:
 
 
 def _retrain_plot(tables: dict, quality: str):
-    from matplotlib.lines import Line2D
-
     t = tables["K6"]
     times = [0.0] + ALPHA_RETRAIN
     fig, axes = new_figure(len(times), 2, height=2.2, sharey="row")
@@ -46,19 +44,9 @@ def _retrain_plot(tables: dict, quality: str):
             title = ("right after pruning" if a == 0 else f"retrained α′ = {a:g}") + \
                 f", σ = {noise:g}"
             plot_pruned_error(sub, axes[row, col], methods=METHODS, theory="eg",
-                              simulation=None, spread=0.0, title=title,
+                              simulation=None, spread=0.0, title=title, markers=True,
                               ylabel="$\\epsilon_g$" if col == 0 else None)
-            for method in METHODS:  # markers on the theory lines, so that methods stay apart
-                m = sub[sub.method == method].groupby("level").eg.mean()
-                st = method_style(method)
-                axes[row, col].plot(100 * m.index.to_numpy() / 6, m.to_numpy(), ls="none",
-                                    marker=st["marker"], color=st["color"], mfc=st["mfc"],
-                                    ms=3)
-    handles = [Line2D([], [], color=method_style(m)["color"], marker=method_style(m)["marker"],
-                      mfc=method_style(m)["mfc"], ms=4, lw=1.0) for m in METHODS]
-    labels = [method_style(m)["label"] for m in METHODS]
-    handles.append(Line2D([], [], color="k", ls=":", lw=0.8))
-    labels.append("unpruned, trained on for α′")
+    handles, labels = method_handles(METHODS, unpruned="unpruned, trained on for α′")
     fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
     fig.suptitle("pruning, then retraining with the masks held (theory: the masked ODE)\n"
                  "K = 6, M = 2, v* = 4, η = 0.5, trained for α = 1600, N = 500 (matched "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._validation import InvalidParameterError, Real, check
+from .._validation import Boolean, InvalidParameterError, Real, check
 from ._axes import axes_for, check_table, settings_title
 from .style import method_style, plain_log_ticks
 
@@ -41,7 +41,7 @@ def plot_pruned_error(table: pd.DataFrame, ax: Axes | None = None, *,
                       methods: Sequence[str] | None = None, theory: str | None = "theory_finite_n",
                       simulation: str | None = "mc_mean", unpruned: bool = True,
                       spread: float = 0.0, ylabel: str | None = "pruned $\\epsilon_g$",
-                      title: str | None = None) -> Axes:
+                      title: str | None = None, markers: bool = False) -> Axes:
     """Draw ε_g after pruning against the share of parameters kept, one colour and marker per
     method: the theory as lines, the simulation as markers ± SE over students.
 
@@ -69,6 +69,9 @@ def plot_pruned_error(table: pd.DataFrame, ax: Axes | None = None, *,
         Label of the y axis (None: none, e.g. for the right panel of a row).
     title : str, optional
         Panel title; default the table's configuration (``"K = 6, M = 2, α = 1600, σ = 0"``).
+    markers : bool
+        Mark the theory lines' points with the method's marker (for theory-only panels, so that
+        methods stay apart where their lines cross).
 
     Returns
     -------
@@ -79,6 +82,7 @@ def plot_pruned_error(table: pd.DataFrame, ax: Axes | None = None, *,
     required = ["method", "level", "K"] + [c for c in (theory, simulation) if c is not None]
     table = check_table(table, func, required + (["eg_unpruned"] if unpruned else []))
     check(spread, "spread", func, [Real()])
+    check(markers, "markers", func, [Boolean()])
     methods = _methods(table, methods, func)
     K = int(table["K"].iloc[0])
     shift = {m: spread * (i - (len(methods) - 1) / 2) for i, m in enumerate(methods)}
@@ -96,7 +100,8 @@ def plot_pruned_error(table: pd.DataFrame, ax: Axes | None = None, *,
             x = 100 * g.index.to_numpy() / K + shift[method]
             st = method_style(method)
             if theory is not None:
-                ax.plot(x, g.th, color=st["color"], lw=1.0, zorder=2 + z / 10)
+                mark = {"marker": st["marker"], "mfc": st["mfc"], "ms": 3} if markers else {}
+                ax.plot(x, g.th, color=st["color"], lw=1.0, zorder=2 + z / 10, **mark)
             if simulation is not None:
                 ax.errorbar(x, g.mc, yerr=g.se.fillna(0), ls="none", marker=st["marker"],
                             color=st["color"], mfc=st["mfc"], ms=3.5, lw=0.6, alpha=0.9,

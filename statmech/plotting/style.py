@@ -75,6 +75,25 @@ def method_style(method: str, reweight: bool = False) -> dict[str, Any]:
             "mfc": "white" if reweight else color, "label": method_label(method, reweight)}
 
 
+def method_handles(methods: Any, unpruned: str | None = "unpruned",
+                   ms: float = 4) -> tuple[list[Any], list[str]]:
+    """Legend handles and labels for ``methods`` (line + marker in each method's style), and a
+    dotted black line labelled ``unpruned`` (None: none) for the unpruned baseline."""
+    from matplotlib.lines import Line2D
+
+    handles: list[Any] = []
+    labels: list[str] = []
+    for method in methods:
+        st = method_style(method)
+        handles.append(Line2D([], [], color=st["color"], marker=st["marker"], mfc=st["mfc"],
+                              ms=ms, lw=1.0))
+        labels.append(st["label"])
+    if unpruned is not None:
+        handles.append(Line2D([], [], color="k", ls=":", lw=0.8))
+        labels.append(unpruned)
+    return handles, labels
+
+
 @contextmanager
 def house_style() -> Iterator[None]:
     """The house style (:data:`HOUSE_RC`: 8 pt text, 6.5 pt legends, no LaTeX) for the block.

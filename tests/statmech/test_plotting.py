@@ -280,6 +280,27 @@ def test_pruned_error_styles_every_method_from_the_registry():
     _close(ax)
 
 
+def test_pruned_error_theory_only_panels_can_mark_their_lines():
+    table = _pruned_table()
+    ax = plot_pruned_error(table, simulation=None, markers=True)
+    assert not ax.containers  # no simulation error bars
+    marked = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-"]
+    assert [ln.get_marker() for ln in marked] == [method_style(m)["marker"] for m in METHODS]
+    _close(ax)
+    with pytest.raises(InvalidParameterError, match="'markers' parameter of plot_pruned_error"):
+        plot_pruned_error(table, markers="yes")
+
+
+def test_method_handles_follow_the_registry_styles():
+    from statmech.plotting.style import method_handles
+
+    handles, labels = method_handles(METHODS, unpruned="baseline")
+    assert labels == [method_style(m)["label"] for m in METHODS] + ["baseline"]
+    assert [h.get_marker() for h in handles[:-1]] == [method_style(m)["marker"] for m in METHODS]
+    assert handles[-1].get_linestyle() == ":"
+    assert len(method_handles(METHODS, unpruned=None)[0]) == len(METHODS)
+
+
 def test_pruned_error_refuses_a_table_of_two_configurations():
     table = pd.concat([_pruned_table(), _pruned_table().assign(noise=0.25)])
     with pytest.raises(InvalidParameterError, match="'noise' column must hold one value"):
