@@ -286,7 +286,9 @@ def retrain(pruned: PruneTheory | PruningResult, *, alpha: Any, model: SGDModel 
 def sparse_init(method: str, N: int, K: int, keep: Any, *, ensemble: int = 1, seed: Any = 0,
                 variant: str | None = None, scale: float = 1.0, v: Any = 1.0) -> StudentInit:
     """Students pruned at initialisation, for :func:`statmech.simulate`: Gaussian initial
-    weights (rows ~ N(0, scale² I_N), one draw per member) masked by an edge method.
+    weights (rows ~ N(0, scale² I_N), one draw per member) masked by an edge method (the
+    large-N theory of such students: ``docs/masked_theory.md`` §3 and the ``sparse_training``
+    sweep).
 
     Parameters
     ----------

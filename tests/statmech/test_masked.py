@@ -225,3 +225,29 @@ def test_dense_ode_from_the_same_start_is_rejected(masked_runs):
     """Negative control: ignoring the masks after α = 0 misses the SGD by many errors."""
     for mc, _, dense in masked_runs.values():
         assert np.abs(_z(mc, dense)).max() > 10.0
+
+
+def test_bad_input_to_the_constructors_is_refused():
+    op = sm.OrderParameters.random(2, 1, 50, seed=0)
+    W, Ws = np.ones((2, 10)), np.ones((1, 10))
+    with pytest.raises(InvalidParameterError, match="'mask' parameter of "
+                       "MaskedOrderParameters.from_weights"):
+        MaskedOrderParameters.from_weights(W, Ws, np.ones((2, 10)))
+    with pytest.raises(InvalidParameterError, match="must have shapes"):
+        MaskedOrderParameters.from_weights(W, Ws, np.ones((2, 11), bool))
+    with pytest.raises(InvalidParameterError, match="'keep' parameter of "
+                       "MaskedOrderParameters.random_edge"):
+        MaskedOrderParameters.random_edge(op, 0.0)
+    with pytest.raises(InvalidParameterError, match="P in \\[0, 1\\]"):
+        MaskedOrderParameters.from_coordinates(np.ones((5, 3)), np.full((5, 2), 1.5))
+    with pytest.raises(InvalidParameterError, match="'n' parameter of synthetic_coordinates"):
+        synthetic_coordinates(op, 2)
+    with pytest.raises(InvalidParameterError, match="'op' parameter of synthetic_coordinates"):
+        synthetic_coordinates(op.covariance, 100)
+
+
+def test_sparse_training_refuses_more_units_than_k():
+    from statmech.sweep import get_computation
+
+    with pytest.raises(InvalidParameterError, match="'units'.*at most K = 6"):
+        get_computation("sparse_training").check_config({"units": 7})
